@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// FreeLB for Swift: adversarial fine-tuning of transformer encoders (FreeLB, PGD, FreeAT, YOPO).
+//
+// Layers (dependencies point downwards only):
+//   freelb (CLI), freelb-bench
+//   FreeLB              adversarial training: trainers, robustness
+//   FreeLBModels        BERT / RoBERTa / ALBERT + heads, HF checkpoint loading
+//   FreeLBNN            layers, optimizers, schedules
+//   FreeLBTensor        tensor engine + reverse-mode autodiff
+//   FreeLBBLAS          OpenBLAS (Linux) / Accelerate (macOS) bridge, CFreeLBKernels (SIMD C kernels)
+//   FreeLBSafetensors, FreeLBHub, FreeLBTokenizers, FreeLBData: IO, no autodiff
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "FreeLB",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "freelb", targets: ["freelb"]),
+        .executable(name: "freelb-bench", targets: ["freelb-bench"]),
+        .library(name: "FreeLB", targets: ["FreeLB"]),
+        .library(name: "FreeLBTensor", targets: ["FreeLBTensor"]),
+        .library(name: "FreeLBNN", targets: ["FreeLBNN"]),
+        .library(name: "FreeLBModels", targets: ["FreeLBModels"]),
+        .library(name: "FreeLBTokenizers", targets: ["FreeLBTokenizers"]),
+        .library(name: "FreeLBData", targets: ["FreeLBData"]),
+        .library(name: "FreeLBSafetensors", targets: ["FreeLBSafetensors"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .target(
+            name: "CFreeLBKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        .target(
+            name: "FreeLBBLAS",
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: swiftSettings),
+        .target(name: "FreeLBTensor", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
+        .target(name: "FreeLBNN", dependencies: ["FreeLBTensor"], swiftSettings: swiftSettings),
+        .target(name: "FreeLBSafetensors", swiftSettings: swiftSettings),
+        .target(name: "FreeLBHub", swiftSettings: swiftSettings),
+        .target(name: "FreeLBTokenizers", swiftSettings: swiftSettings),
+        .target(name: "FreeLBData", dependencies: ["FreeLBTokenizers"], swiftSettings: swiftSettings),
+        .target(
+            name: "FreeLBModels",
+            dependencies: ["FreeLBNN", "FreeLBSafetensors", "FreeLBHub", "FreeLBTokenizers"],
+            swiftSettings: swiftSettings),
+        .target(name: "FreeLB", dependencies: ["FreeLBModels", "FreeLBData"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "freelb",
+            dependencies: ["FreeLB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "freelb-bench", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels", "FreeLBBLAS"]),
+        .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBNNTests", dependencies: ["FreeLBNN"]),
+        .testTarget(name: "FreeLBSafetensorsTests", dependencies: ["FreeLBSafetensors"]),
+        .testTarget(name: "FreeLBHubTests", dependencies: ["FreeLBHub"]),
+        .testTarget(name: "FreeLBTokenizersTests", dependencies: ["FreeLBTokenizers"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData"]),
+        .testTarget(name: "FreeLBModelsTests", dependencies: ["FreeLBModels"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBTests", dependencies: ["FreeLB"], resources: [.copy("Resources")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

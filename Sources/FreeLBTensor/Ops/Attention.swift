@@ -1,0 +1,71 @@
+// Fused multi-head scaled dot-product attention on the [B, T, H] layout: heads are read and
+// written in place through strided GEMMs (lda = H), so no head transposes are materialised.
+import CFreeLBKernels
+import FreeLBBLAS
+import Foundation
+
+public struct AttentionResult {
+    /// [B, T, H]
+    public let context: Tensor
+    /// softmax probabilities before dropout, [B, heads, T, T] (no gradient; for inspection).
+    public let probabilities: Tensor
+}
+
+/// context = softmax(Q Kᵀ/√dh + mask) (⊙ dropout) V per head. q, k, v are [B, T, H];
+/// `keyMask` is additive [B, T] (0 for real keys, a huge negative for padding); `dropout` is [B, heads, T, T].
+public func multiHeadAttention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int,
+                               keyMask: Tensor?, dropout: DropoutMask? = nil) -> AttentionResult {
+    shapeCheck(q.rank == 3 && q.shape == k.shape && q.shape == v.shape, "attention: q \(q.shape), k \(k.shape), v \(v.shape)")
+    let (batch, length, width) = (q.shape[0], q.shape[1], q.shape[2])
+    shapeCheck(width % heads == 0, "attention: width \(width) not divisible by \(heads) heads")
+    if let keyMask { shapeCheck(keyMask.count == batch * length, "attention: key mask \(keyMask.shape) for \(q.shape)") }
+    if let dropout { shapeCheck(dropout.values.count == batch * heads * length * length, "attention: dropout mask \(dropout.shape)") }
+    let dh = width / heads
+    let scale = 1 / Float(dh).squareRoot()
+    let tt = length * length
+    let probs = Tensor(uninitializedShape: [batch, heads, length, length])
+    let dropped = dropout.map { _ in Tensor(uninitializedShape: [batch, heads, length, length]) }
+    let out = Tensor(uninitializedShape: [batch, length, width])
+    let (pq, pk, pv, pp, po) = (q.data, k.data, v.data, probs.data, out.data)
+    let pd = dropped?.data, pmask = dropout?.values.data, pkm = keyMask?.data
+    BatchedGEMM.run(batch * heads) { bh in
+        let b = bh / heads, h = bh % heads
+        let base = b * length * width + h * dh
+        let scores = pp + bh * tt
+        // S [T, T] = Q_bh Kᵀ_bh
+        gemm(false, true, length, length, dh, pq + base, width, pk + base, width, scores, length, accumulate: false)
+        flb_softmax_forward(scores, scores, length, length, scale, pkm.map { UnsafePointer($0 + b * length) }, length)
+        var weights = UnsafePointer(scores)
+        if let pd, let pmask {
+            flb_mul(scores, pmask + bh * tt, pd + bh * tt, tt)
+            weights = UnsafePointer(pd + bh * tt)
+        }
+        // ctx_bh [T, dh] = P V_bh
+        gemm(false, false, length, dh, length, weights, length, pv + base, width, po + base, width, accumulate: false)
+    }
+    let context = out.record([q, k, v]) { g, ctx in
+        // Saved for backward (the closure keeps the tensors, not just their pointers, alive).
+        let (pp, pd) = (probs.data, dropped?.data)
+        let sq = ctx.slot(q), sk = ctx.slot(k), sv = ctx.slot(v)
+        guard sq != nil || sk != nil || sv != nil else { return }
+        let scratch = Tensor(uninitializedShape: [batch * heads, length, length])
+        BatchedGEMM.run(batch * heads) { bh in
+            let b = bh / heads
+            let base = b * length * width + (bh % heads) * dh
+            let p = pp + bh * tt
+            let weights = pd.map { UnsafePointer($0 + bh * tt) } ?? UnsafePointer(p)
+            let dS = scratch.data + bh * tt
+            if let sv {   // dV_bh = Pdᵀ · dctx_bh
+                gemm(true, false, length, dh, length, weights, length, g + base, width, sv.pointer + base, width, accumulate: !sv.overwrite)
+            }
+            // dPd = dctx_bh · V_bhᵀ; dP = dPd ⊙ D; dS = scale · softmax'(dP)
+            gemm(false, true, length, length, dh, g + base, width, pv + base, width, dS, length, accumulate: false)
+            if let pmask { flb_mul(dS, pmask + bh * tt, dS, tt) }
+            flb_softmax_backward(p, dS, dS, length, length, scale)
+            if let sq { gemm(false, false, length, dh, length, dS, length, pk + base, width, sq.pointer + base, width, accumulate: !sq.overwrite) }
+            if let sk { gemm(true, false, length, dh, length, dS, length, pq + base, width, sk.pointer + base, width, accumulate: !sk.overwrite) }
+        }
+    }
+    return AttentionResult(context: context, probabilities: probs)
+}
+

@@ -1,0 +1,48 @@
+// Losses: mean cross-entropy over classes (optional ignored labels) and mean squared error.
+import CFreeLBKernels
+import Foundation
+
+extension Tensor {
+    /// Mean cross-entropy of logits [N, C] against class ids `labels` [N]. Labels < 0 are ignored
+    /// (HF's −100); the mean runs over the remaining rows. Returns a scalar [].
+    public func crossEntropy(labels: [Int32]) -> Tensor {
+        shapeCheck(rank == 2 && labels.count == shape[0], "crossEntropy: logits \(shape) for \(labels.count) labels")
+        let (n, c) = (shape[0], shape[1])
+        let logp = Tensor(uninitializedShape: shape)
+        flb_log_softmax_forward(data, logp.data, n, c)
+        var total = 0.0
+        var valid = 0
+        for i in 0..<n where labels[i] >= 0 {
+            precondition(Int(labels[i]) < c, "crossEntropy: label \(labels[i]) ≥ \(c) classes")
+            total -= Double(logp.data[i * c + Int(labels[i])])
+            valid += 1
+        }
+        let denominator = Float(max(valid, 1))
+        let out = Tensor(shape: [], values: [Float(total) / denominator])
+        return out.record([self]) { g, ctx in
+            // d/dlogits = (softmax − onehot) · g / valid, zero on ignored rows
+            let scale = g[0] / denominator
+            ctx.write(into: self) { dx in
+                for i in 0..<n {
+                    let row = dx + i * c
+                    if labels[i] < 0 { row.initialize(repeating: 0, count: c); continue }
+                    for j in 0..<c { row[j] = Foundation.exp(logp.data[i * c + j]) * scale }
+                    row[Int(labels[i])] -= scale
+                }
+            }
+        }
+    }
+
+    /// mean((x − target)²) over all elements (x is [N] or [N, 1]). Returns a scalar [].
+    public func meanSquaredError(target: [Float]) -> Tensor {
+        shapeCheck(count == target.count, "meanSquaredError: predictions \(shape) for \(target.count) targets")
+        var total = 0.0
+        for i in 0..<count { let d = Double(data[i] - target[i]); total += d * d }
+        let n = count
+        let out = Tensor(shape: [], values: [Float(total / Double(n))])
+        return out.record([self]) { g, ctx in
+            let scale = 2 * g[0] / Float(n)
+            ctx.write(into: self) { dx in for i in 0..<n { dx[i] = (self.data[i] - target[i]) * scale } }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+// Matrix products on BLAS: 2-D matmul, batched matmul and the fused Linear layer op.
+import FreeLBBLAS
+import CFreeLBKernels
+
+@inline(__always)
+func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool, alpha: Float = 1) {
+    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+               b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+}
+
+/// op(A)·op(B) for row-major [M, K] = A or Aᵀ (stored [K, M]) and [K, N] = B or Bᵀ (stored [N, K]).
+func gemmInto(_ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) {
+    gemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
+}
+
+extension Tensor {
+    /// 2-D product: self [M, K] (or [K, M] with transposeSelf) times other [K, N] (or [N, K]).
+    /// Without transposeSelf, leading axes of self are flattened into M and kept in the result.
+    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        shapeCheck(other.rank == 2, "matmul: right operand must be 2-D, got \(other.shape)")
+        shapeCheck(rank >= 2, "matmul: left operand must be at least 2-D, got \(shape)")
+        shapeCheck(!transposeSelf || rank == 2, "matmul: transposeSelf needs a 2-D left operand")
+        let k = transposeSelf ? shape[0] : shape[rank - 1]
+        let m = count / k
+        let kb = transposeOther ? other.shape[1] : other.shape[0]
+        let n = transposeOther ? other.shape[0] : other.shape[1]
+        shapeCheck(k == kb, "matmul: inner dimensions differ, \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")")
+        let outShape = transposeSelf ? [m, n] : Array(shape.dropLast()) + [n]
+        let out = Tensor(uninitializedShape: outShape)
+        gemmInto(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, data, other.data)
+        return out.record([self, other]) { g, ctx in
+            // Y = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G.
+            if let s = ctx.slot(self) {
+                if transposeSelf { gemmInto(s, transposeOther, true, k, m, n, other.data, g) }   // dA [K,M] = op(B) Gᵀ
+                else { gemmInto(s, false, !transposeOther, m, k, n, g, other.data) }             // dA [M,K] = G op(B)ᵀ
+            }
+            if let s = ctx.slot(other) {
+                if transposeOther { gemmInto(s, true, transposeSelf, n, k, m, g, self.data) }    // dB [N,K] = Gᵀ op(A)
+                else { gemmInto(s, !transposeSelf, false, k, n, m, self.data, g) }              // dB [K,N] = op(A)ᵀ G
+            }
+        }
+    }
+
+    /// Batched product: self [N, M, K] · other [N, K, P] → [N, M, P], each operand optionally transposed
+    /// in its last two axes.
+    public func batchedMatmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        shapeCheck(rank == 3 && other.rank == 3 && shape[0] == other.shape[0],
+                   "batchedMatmul: needs [N, ·, ·] operands with equal N, got \(shape) and \(other.shape)")
+        let batch = shape[0]
+        let m = transposeSelf ? shape[2] : shape[1], k = transposeSelf ? shape[1] : shape[2]
+        let kb = transposeOther ? other.shape[2] : other.shape[1], n = transposeOther ? other.shape[1] : other.shape[2]
+        shapeCheck(k == kb, "batchedMatmul: inner dimensions differ, \(shape) · \(other.shape)")
+        let out = Tensor(uninitializedShape: [batch, m, n])
+        let (sa, sb, sc) = (m * k, k * n, m * n)
+        let (pa, pb, pc) = (data, other.data, out.data)
+        BatchedGEMM.run(batch) { i in
+            gemmInto(GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa, pb + i * sb)
+        }
+        return out.record([self, other]) { g, ctx in
+            if let s = ctx.slot(self) {
+                BatchedGEMM.run(batch) { i in
+                    let d = GradientSlot(pointer: s.pointer + i * sa, overwrite: s.overwrite)
+                    if transposeSelf { gemmInto(d, transposeOther, true, k, m, n, pb + i * sb, g + i * sc) }
+                    else { gemmInto(d, false, !transposeOther, m, k, n, g + i * sc, pb + i * sb) }
+                }
+            }
+            if let s = ctx.slot(other) {
+                BatchedGEMM.run(batch) { i in
+                    let d = GradientSlot(pointer: s.pointer + i * sb, overwrite: s.overwrite)
+                    if transposeOther { gemmInto(d, true, transposeSelf, n, k, m, g + i * sc, pa + i * sa) }
+                    else { gemmInto(d, !transposeSelf, false, k, n, m, pa + i * sa, g + i * sc) }
+                }
+            }
+        }
+    }
+
+    /// Linear layer: self [..., in] · weightᵀ [in, out] + bias [out] → [..., out].
+    /// `weight` is [out, in] as in PyTorch / Hugging Face.
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        let inFeatures = shape[rank - 1]
+        shapeCheck(weight.rank == 2 && weight.shape[1] == inFeatures,
+                   "linear: input \(shape) does not match weight \(weight.shape) ([out, in])")
+        let outFeatures = weight.shape[0]
+        if let bias { shapeCheck(bias.count == outFeatures, "linear: bias \(bias.shape) for \(outFeatures) outputs") }
+        let rows = count / inFeatures
+        let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
+        if let bias {   // Y = broadcast(b); Y += X Wᵀ
+            for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
+            gemm(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: true)
+        } else {
+            gemm(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: false)
+        }
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return out.record(inputs) { g, ctx in
+            if let s = ctx.slot(self) {   // dX [rows, in] = G [rows, out] · W [out, in]
+                gemmInto(s, false, false, rows, inFeatures, outFeatures, g, weight.data)
+            }
+            if let s = ctx.slot(weight) {   // dW [out, in] = Gᵀ · X
+                gemmInto(s, true, false, outFeatures, inFeatures, rows, g, self.data)
+            }
+            if let bias, let db = ctx.accumulatingSlot(bias) {
+                ComputeThreads.parallelFor(outFeatures, minChunk: 64) { r in
+                    // Σ over rows, column block r
+                    for row in 0..<rows { flb_add_inplace(db + r.lowerBound, g + row * outFeatures + r.lowerBound, r.count) }
+                }
+            }
+        }
+    }
+}
+
+/// Runs many small independent GEMMs: BLAS single-threaded, the batch split over our threads.
+enum BatchedGEMM {
+    static func run(_ batch: Int, _ body: (Int) -> Void) {
+        let threads = ComputeThreads.count
+        if threads <= 1 || batch < 2 {
+            for i in 0..<batch { body(i) }
+            return
+        }
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(threads) }
+        ComputeThreads.parallelFor(batch, minChunk: 1) { r in
+            for i in r { body(i) }
+        }
+    }
+}
