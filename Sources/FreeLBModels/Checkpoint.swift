@@ -1,0 +1,82 @@
+// Loading and saving Hugging Face checkpoints (config.json + model.safetensors). Keys are the HF
+// parameter names, so a checkpoint saved here loads in transformers unchanged, and vice versa.
+import Foundation
+import FreeLBHub
+import FreeLBSafetensors
+import FreeLBTensor
+
+public struct CheckpointError: Error, CustomStringConvertible, LocalizedError {
+    public let description: String
+    public init(description: String) { self.description = description }
+    public var errorDescription: String? { description }
+}
+
+/// Keys of pretraining heads and buffers that a task model does not use.
+let ignoredCheckpointKeys = ["embeddings.position_ids", "cls.*", "lm_head.*", "predictions.*", "sop_classifier.*",
+                             "pooler.*"]
+
+extension TransformerClassifier {
+    /// Loads `nameOrPath` (a folder, a cached or downloadable Hub id). Encoder weights must all be
+    /// present; a missing task head (a pretrained base checkpoint) is freshly initialised, as
+    /// transformers does. `numLabels` overrides the config's label count (the head must then be new
+    /// or match). Returns the model and the folder it came from.
+    public static func load(_ nameOrPath: String, kind: TaskKind, numLabels: Int? = nil, seed: UInt64 = 0,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> (model: TransformerClassifier, directory: URL) {
+        let directory = try ModelLocator(environment: environment).resolve(nameOrPath)
+        var config = try ModelConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        if let numLabels, numLabels != config.numLabels {
+            config.numLabels = numLabels
+            config.id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
+        }
+        if kind == .regression { config.problemType = "regression" }
+        let model = TransformerClassifier(config: config, kind: kind, seed: seed)
+        let weights = directory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weights.path) else {
+            throw CheckpointError(description: "\(directory.path): no model.safetensors (only the safetensors format is supported; convert pytorch_model.bin with `safetensors` first)")
+        }
+        try model.loadWeights(from: weights, headSeed: seed)
+        model.prepareParameters()
+        return (model, directory)
+    }
+
+    /// Copies tensors from a safetensors file into the parameters (strict on the encoder).
+    public func loadWeights(from url: URL, headSeed: UInt64 = 0) throws {
+        let file = try SafetensorsFile(url: url)
+        let all = namedParameters()
+        let headNames = Set(all.map(\.0).filter { $0.hasPrefix("classifier.") })
+        let hasHead = headNames.allSatisfy { file.contains($0) }
+        let hasPooler = all.contains { $0.0.contains("pooler") }
+        var ignore = ignoredCheckpointKeys.filter { hasPooler ? $0 != "pooler.*" : true }
+        if !hasHead { ignore.append("classifier.*") }
+        let expected = all.filter { hasHead || !headNames.contains($0.0) }
+            .map { ExpectedParameter(name: $0.0, shape: $0.1.shape) }
+        let match = try file.matchParameters(expected, ignore: ignore)
+        for (name, tensor) in all {
+            guard let key = match.fileKeys[name] else { continue }
+            try file.readFloats(key, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
+        }
+        if !hasHead {   // HF init of a fresh head: N(0, initializer_range), zero bias
+            var generator = SeededGenerator(seed: headSeed &+ 0x4EAD)
+            for (name, tensor) in all where headNames.contains(name) {
+                if name.hasSuffix("bias") { tensor.fill(0) } else {
+                    tensor.copy(from: Tensor.normal(tensor.shape, std: config.initializerRange, generator: &generator))
+                }
+            }
+        }
+    }
+
+    /// Writes config.json and model.safetensors (atomically) in HF layout.
+    public func save(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let tensors = namedParameters().map { NamedTensor(name: $0.0, shape: $0.1.shape, values: $0.1.scalars) }
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try writeJSONAtomically(config.jsonObject(architecture: architecture), to: directory.appendingPathComponent("config.json"))
+    }
+}
+
+/// Pretty, key-sorted JSON written through a temporary file and a rename.
+public func writeJSONAtomically(_ object: Any, to url: URL) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: url, options: .atomic)
+}

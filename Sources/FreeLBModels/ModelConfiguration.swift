@@ -1,0 +1,212 @@
+// config.json for the `bert`, `roberta` and `albert` model types, read with typed errors that
+// name the file and the field, and written back with the original keys preserved.
+import Foundation
+
+public enum ModelType: String, Sendable, Codable {
+    case bert, roberta, albert
+
+    /// The parameter-path prefix of the encoder inside task models ("bert.", …).
+    public var prefix: String { rawValue }
+}
+
+public enum Activation: String, Sendable {
+    case gelu, geluTanh = "gelu_new", relu
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, LocalizedError {
+    public let file: String
+    public let field: String
+    public let problem: String
+    public var description: String { "\(file): field '\(field)': \(problem)" }
+    public var errorDescription: String? { description }
+}
+
+public struct ModelConfiguration {
+    public var modelType: ModelType
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var intermediateSize: Int
+    public var hiddenAct: Activation
+    public var hiddenDropoutProb: Float
+    public var attentionProbsDropoutProb: Float
+    public var classifierDropout: Float?
+    public var maxPositionEmbeddings: Int
+    public var typeVocabSize: Int
+    public var layerNormEps: Float
+    public var padTokenId: Int
+    public var initializerRange: Float
+    /// ALBERT's factorised embedding width (equals hiddenSize for BERT/RoBERTa).
+    public var embeddingSize: Int
+    public var numHiddenGroups: Int
+    public var innerGroupNum: Int
+    public var numLabels: Int
+    public var id2label: [Int: String]
+    /// "single_label_classification", "regression", "multi_label_classification" or nil.
+    public var problemType: String?
+    /// Every key of the original file, so that saving keeps what this type does not model.
+    public var rawValues: [String: Any]
+
+    public var headDimension: Int { hiddenSize / numAttentionHeads }
+
+    public init(modelType: ModelType = .bert, vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, intermediateSize: Int, hiddenAct: Activation = .gelu,
+                hiddenDropoutProb: Float = 0.1, attentionProbsDropoutProb: Float = 0.1,
+                maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
+                padTokenId: Int = 0, initializerRange: Float = 0.02, embeddingSize: Int? = nil,
+                numLabels: Int = 2, problemType: String? = nil) {
+        self.modelType = modelType
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.intermediateSize = intermediateSize
+        self.hiddenAct = hiddenAct
+        self.hiddenDropoutProb = hiddenDropoutProb
+        self.attentionProbsDropoutProb = attentionProbsDropoutProb
+        self.classifierDropout = nil
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.typeVocabSize = typeVocabSize
+        self.layerNormEps = layerNormEps
+        self.padTokenId = padTokenId
+        self.initializerRange = initializerRange
+        self.embeddingSize = embeddingSize ?? hiddenSize
+        self.numHiddenGroups = 1
+        self.innerGroupNum = 1
+        self.numLabels = numLabels
+        self.id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
+        self.problemType = problemType
+        self.rawValues = [:]
+    }
+
+    /// Reads and validates config.json.
+    public init(contentsOf url: URL) throws {
+        let file = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError(file: file, field: "-", problem: "cannot read file (\(error.localizedDescription))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data), let json = object as? [String: Any] else {
+            throw ConfigurationError(file: file, field: "-", problem: "not a JSON object")
+        }
+        try self.init(json: json, file: file)
+    }
+
+    public init(json: [String: Any], file: String = "config.json") throws {
+        func fail(_ field: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(file: file, field: field, problem: problem)
+        }
+        func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
+            guard let value = json[key], !(value is NSNull) else {
+                if let fallback { return fallback }
+                throw fail(key, "missing (an integer is required)")
+            }
+            if let n = value as? NSNumber, Double(n.intValue) == n.doubleValue {
+                return n.intValue
+            }
+            throw fail(key, "expected an integer, found \(describe(value))")
+        }
+        func float(_ key: String, _ fallback: Float?) throws -> Float? {
+            guard let value = json[key], !(value is NSNull) else { return fallback }
+            if let n = value as? NSNumber, !(value is String) { return n.floatValue }
+            throw fail(key, "expected a number, found \(describe(value))")
+        }
+        func string(_ key: String) throws -> String? {
+            guard let value = json[key], !(value is NSNull) else { return nil }
+            guard let s = value as? String else { throw fail(key, "expected a string, found \(describe(value))") }
+            return s
+        }
+        let typeName = try string("model_type") ?? "bert"
+        guard let type = ModelType(rawValue: typeName) else {
+            throw fail("model_type", "unsupported '\(typeName)' (supported: bert, roberta, albert)")
+        }
+        modelType = type
+        vocabSize = try int("vocab_size")
+        hiddenSize = try int("hidden_size")
+        numHiddenLayers = try int("num_hidden_layers")
+        numAttentionHeads = try int("num_attention_heads")
+        intermediateSize = try int("intermediate_size")
+        let act = try string("hidden_act") ?? "gelu"
+        switch act {
+        case "gelu": hiddenAct = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": hiddenAct = .geluTanh
+        case "relu": hiddenAct = .relu
+        default: throw fail("hidden_act", "unsupported activation '\(act)' (gelu, gelu_new, relu)")
+        }
+        hiddenDropoutProb = try float("hidden_dropout_prob", 0.1)!
+        attentionProbsDropoutProb = try float("attention_probs_dropout_prob", 0.1)!
+        classifierDropout = try float("classifier_dropout", nil) ?? float("classifier_dropout_prob", nil)
+        maxPositionEmbeddings = try int("max_position_embeddings", 512)
+        typeVocabSize = try int("type_vocab_size", 2)
+        layerNormEps = try float("layer_norm_eps", 1e-12)!
+        padTokenId = try int("pad_token_id", type == .roberta ? 1 : 0)
+        initializerRange = try float("initializer_range", 0.02)!
+        embeddingSize = try int("embedding_size", hiddenSize)
+        numHiddenGroups = try int("num_hidden_groups", 1)
+        innerGroupNum = try int("inner_group_num", 1)
+        var labels: [Int: String] = [:]
+        if let raw = json["id2label"], !(raw is NSNull) {
+            guard let dict = raw as? [String: Any] else { throw fail("id2label", "expected an object, found \(describe(raw))") }
+            for (key, value) in dict {
+                guard let index = Int(key), let name = value as? String else {
+                    throw fail("id2label", "entry \(key): expected \"<integer>\": \"<name>\"")
+                }
+                labels[index] = name
+            }
+        }
+        numLabels = try int("num_labels", labels.isEmpty ? 2 : labels.count)
+        if labels.isEmpty { labels = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") }) }
+        id2label = labels
+        problemType = try string("problem_type")
+        rawValues = json
+        if hiddenSize % max(1, numAttentionHeads) != 0 {
+            throw fail("num_attention_heads", "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
+        }
+        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_attention_heads", numAttentionHeads),
+                               ("intermediate_size", intermediateSize), ("max_position_embeddings", maxPositionEmbeddings)] where value <= 0 {
+            throw fail(field, "must be positive, found \(value)")
+        }
+    }
+
+    /// config.json contents: the original keys updated with this configuration.
+    public func jsonObject(architecture: String?) -> [String: Any] {
+        var json = rawValues
+        json["model_type"] = modelType.rawValue
+        json["vocab_size"] = vocabSize
+        json["hidden_size"] = hiddenSize
+        json["num_hidden_layers"] = numHiddenLayers
+        json["num_attention_heads"] = numAttentionHeads
+        json["intermediate_size"] = intermediateSize
+        json["hidden_act"] = hiddenAct.rawValue
+        json["hidden_dropout_prob"] = Double(hiddenDropoutProb)
+        json["attention_probs_dropout_prob"] = Double(attentionProbsDropoutProb)
+        json["max_position_embeddings"] = maxPositionEmbeddings
+        json["type_vocab_size"] = typeVocabSize
+        json["layer_norm_eps"] = Double(layerNormEps)
+        json["pad_token_id"] = padTokenId
+        json["initializer_range"] = Double(initializerRange)
+        if modelType == .albert {
+            json["embedding_size"] = embeddingSize
+            json["num_hidden_groups"] = numHiddenGroups
+            json["inner_group_num"] = innerGroupNum
+        }
+        json["num_labels"] = numLabels
+        json["id2label"] = Dictionary(uniqueKeysWithValues: id2label.map { (String($0.key), $0.value) })
+        json["label2id"] = Dictionary(uniqueKeysWithValues: id2label.map { ($0.value, $0.key) })
+        if let problemType { json["problem_type"] = problemType }
+        if let architecture { json["architectures"] = [architecture] }
+        return json
+    }
+}
+
+private func describe(_ value: Any) -> String {
+    switch value {
+    case is String: return "a string (\"\(value)\")"
+    case is Bool: return "a boolean"
+    case is NSNumber: return "the number \(value)"
+    case is [Any]: return "an array"
+    case is [String: Any]: return "an object"
+    default: return "\(type(of: value))"
+    }
+}

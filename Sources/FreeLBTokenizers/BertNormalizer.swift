@@ -1,0 +1,167 @@
+import Foundation
+
+/// Unicode character classes used by the BERT and GPT-2 pipelines (Rust `char` semantics).
+enum CharClass {
+    /// Rust `char::is_whitespace`: the Unicode White_Space property.
+    @inline(__always) static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 0x80 { return c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D) }
+        return c.properties.isWhitespace
+    }
+
+    /// Category C* (Cc, Cf, Cn, Co, Cs) except tab, LF and CR: what BertNormalizer's clean step drops.
+    @inline(__always) static func isControl(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 0x80 {
+            if c.value == 0x09 || c.value == 0x0A || c.value == 0x0D { return false }
+            return c.value < 0x20 || c.value == 0x7F
+        }
+        switch c.properties.generalCategory {
+        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        default: return false
+        }
+    }
+
+    /// BERT punctuation: ASCII 33–47, 58–64, 91–96, 123–126, or Unicode category P*.
+    @inline(__always) static func isBertPunctuation(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if v < 0x80 {
+            return (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126)
+        }
+        switch c.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            return true
+        default: return false
+        }
+    }
+
+    /// The CJK ideograph blocks that BertNormalizer surrounds with spaces (not kana, not hangul).
+    @inline(__always) static func isCJKIdeograph(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        return (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0xF900 && v <= 0xFAFF)
+            || (v >= 0x20000 && v <= 0x2A6DF) || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F)
+            || (v >= 0x2B920 && v <= 0x2CEAF) || (v >= 0x2F800 && v <= 0x2FA1F)
+    }
+
+    @inline(__always) static func isLetter(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if v < 0x80 { return (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A) }
+        switch c.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return false
+        }
+    }
+
+    @inline(__always) static func isNumber(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if v < 0x80 { return v >= 0x30 && v <= 0x39 }
+        switch c.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
+        }
+    }
+}
+
+/// The Rust `BertNormalizer`, steps in this order: clean text, space out CJK ideographs,
+/// strip accents (NFD, then drop category Mn), lowercase (full Unicode mapping). No NFKC.
+public struct BertNormalizer: Sendable, Equatable {
+    public var cleanText: Bool
+    public var handleChineseChars: Bool
+    public var stripAccents: Bool
+    public var lowercase: Bool
+
+    /// `stripAccents: nil` follows `lowercase`, as in HF.
+    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil,
+                lowercase: Bool = true) {
+        self.cleanText = cleanText
+        self.handleChineseChars = handleChineseChars
+        self.stripAccents = stripAccents ?? lowercase
+        self.lowercase = lowercase
+    }
+
+    public func normalize(_ text: String) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: normalizeScalars(text[...]))
+        return String(view)
+    }
+
+    /// Normalised text as scalars (the hot path; no per-character String allocation for ASCII).
+    func normalizeScalars(_ text: Substring) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(text.utf8.count + 8)
+        var allASCII = true
+        for c in text.unicodeScalars {
+            if cleanText {
+                if c.value == 0 || c.value == 0xFFFD || CharClass.isControl(c) { continue }
+                if CharClass.isWhitespace(c) { out.append(" "); continue }
+            }
+            if c.value >= 0x80 { allASCII = false }
+            if handleChineseChars && CharClass.isCJKIdeograph(c) {
+                out.append(" "); out.append(c); out.append(" ")
+            } else {
+                out.append(c)
+            }
+        }
+        if allASCII {
+            if lowercase {
+                for i in out.indices where out[i].value >= 0x41 && out[i].value <= 0x5A {
+                    out[i] = Unicode.Scalar(out[i].value + 32)!
+                }
+            }
+            return out
+        }
+        if stripAccents {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: out)
+            let nfd = String(view).decomposedStringWithCanonicalMapping
+            out.removeAll(keepingCapacity: true)
+            for c in nfd.unicodeScalars where c.properties.generalCategory != .nonspacingMark { out.append(c) }
+        }
+        if lowercase {
+            var lowered: [Unicode.Scalar] = []
+            lowered.reserveCapacity(out.count)
+            for c in out {
+                if c.value < 0x80 {
+                    lowered.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(c.value + 32)! : c)
+                } else if c.properties.changesWhenLowercased {
+                    lowered.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                } else {
+                    lowered.append(c)
+                }
+            }
+            out = lowered
+        }
+        return out
+    }
+}
+
+/// The Rust `BertPreTokenizer`: split on whitespace (dropped) and isolate every punctuation character.
+public struct BertPreTokenizer: Sendable, Equatable {
+    public init() {}
+
+    public func preTokenize(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        return split(scalars).map { range in
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars[range])
+            return String(view)
+        }
+    }
+
+    /// Word ranges into `scalars`, in order.
+    func split(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
+        var words: [Range<Int>] = []
+        var start = -1
+        for (i, c) in scalars.enumerated() {
+            if CharClass.isWhitespace(c) {
+                if start >= 0 { words.append(start..<i); start = -1 }
+            } else if CharClass.isBertPunctuation(c) {
+                if start >= 0 { words.append(start..<i); start = -1 }
+                words.append(i..<(i + 1))
+            } else if start < 0 {
+                start = i
+            }
+        }
+        if start >= 0 { words.append(start..<scalars.count) }
+        return words
+    }
+}

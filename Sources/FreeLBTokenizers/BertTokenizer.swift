@@ -1,0 +1,197 @@
+import Foundation
+
+/// BERT's WordPiece pipeline: added tokens on raw text -> BertNormalizer -> BertPreTokenizer ->
+/// WordPiece -> template `[CLS] A [SEP] (B [SEP])`. Matches the HF fast tokenizer (fixtures README §4).
+public struct BertTokenizer: Tokenizer {
+    public let normalizer: BertNormalizer
+    public let preTokenizer: BertPreTokenizer
+    public let wordPiece: WordPiece
+    public let postProcessor: TemplatePostProcessor
+    public let addedTokens: [AddedToken]
+    /// Default `.treatAsAbsent` (transformers wrapper, fixtures case 32).
+    public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
+    /// WordPiece decoder `cleanup`: " ." -> ".", " n't" -> "n't", etc. (Rust decoders::wordpiece::cleanup).
+    public var decoderCleanup: Bool
+    public let padToken: String
+    public let padTokenId: Int32
+    private let matcher: AddedTokenMatcher
+
+    public init(wordPiece: WordPiece, normalizer: BertNormalizer = BertNormalizer(),
+                preTokenizer: BertPreTokenizer = BertPreTokenizer(), addedTokens: [AddedToken],
+                postProcessor: TemplatePostProcessor, padToken: String = "[PAD]", decoderCleanup: Bool = true,
+                path: String = "<memory>") throws {
+        self.wordPiece = wordPiece
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
+        self.addedTokens = addedTokens
+        self.postProcessor = postProcessor
+        self.decoderCleanup = decoderCleanup
+        self.matcher = AddedTokenMatcher(addedTokens)
+        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? wordPiece.vocab[padToken] else {
+            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+        }
+        self.padToken = padToken
+        self.padTokenId = pad
+    }
+
+    /// From a vocab.txt (id = line number - 1) with explicit options; the special tokens must be in it.
+    public init(vocabFile: URL, lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
+                specialTokens: BertSpecialTokens = BertSpecialTokens()) throws {
+        let path = vocabFile.path
+        let wordPiece = try WordPiece(tokens: try readVocabTxt(vocabFile), unkToken: specialTokens.unk, path: path)
+        func id(_ token: String, _ role: String) throws -> Int32 {
+            guard let id = wordPiece.vocab[token] else {
+                throw TokenizerError.missingToken(path: path, token: token, context: role)
+            }
+            return id
+        }
+        var added: [AddedToken] = []
+        for (token, role) in [(specialTokens.pad, "pad_token"), (specialTokens.unk, "unk_token"),
+                              (specialTokens.cls, "cls_token"), (specialTokens.sep, "sep_token"),
+                              (specialTokens.mask, "mask_token")] {
+            added.append(AddedToken(content: token, id: try id(token, role)))
+        }
+        let cls = try id(specialTokens.cls, "cls_token"), sep = try id(specialTokens.sep, "sep_token")
+        try self.init(wordPiece: wordPiece,
+                      normalizer: BertNormalizer(handleChineseChars: tokenizeChineseChars, stripAccents: stripAccents,
+                                                 lowercase: lowercase),
+                      addedTokens: added,
+                      postProcessor: .bert(cls: (specialTokens.cls, cls), sep: (specialTokens.sep, sep)),
+                      padToken: specialTokens.pad, path: path)
+    }
+
+    /// From a folder with vocab.txt and optionally tokenizer_config.json / special_tokens_map.json
+    /// (`do_lower_case`, `strip_accents`, `tokenize_chinese_chars`, `*_token`).
+    public init(directory: URL) throws {
+        let vocab = directory.appendingPathComponent("vocab.txt")
+        var lowercase = true
+        var stripAccents: Bool? = nil
+        var chinese = true
+        var specials = BertSpecialTokens()
+        for name in ["special_tokens_map.json", "tokenizer_config.json"] {
+            let url = directory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let json = try readJSONObject(url)
+            let r = JSONReader(path: url.path)
+            lowercase = try r.bool(json["do_lower_case"], "do_lower_case", default: lowercase)
+            if json["strip_accents"] != nil && !(json["strip_accents"] is NSNull) {
+                stripAccents = try r.bool(json["strip_accents"], "strip_accents", default: true)
+            }
+            chinese = try r.bool(json["tokenize_chinese_chars"], "tokenize_chinese_chars", default: chinese)
+            try specials.update(from: json, reader: r)
+        }
+        try self.init(vocabFile: vocab, lowercase: lowercase, stripAccents: stripAccents,
+                      tokenizeChineseChars: chinese, specialTokens: specials)
+    }
+
+    public var vocabularySize: Int {
+        max(wordPiece.idToToken.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
+    }
+
+    public func tokenToId(_ token: String) -> Int32? {
+        addedTokens.first { $0.content == token }?.id ?? wordPiece.vocab[token]
+    }
+
+    public func idToToken(_ id: Int32) -> String? {
+        if let t = matcher.token(forId: id) { return t.content }
+        guard id >= 0, Int(id) < wordPiece.idToToken.count else { return nil }
+        return wordPiece.idToToken[Int(id)]
+    }
+
+    /// Token strings of one text, without special tokens or truncation.
+    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
+
+    func encodeSegment(_ text: String) -> Segment {
+        var seg = Segment()
+        var buffer: [UInt8] = []
+        for raw in matcher.split(text) {
+            switch raw {
+            case let .added(token, matched):
+                seg.ids.append(token.id)
+                seg.tokens.append(String(matched))
+            case let .text(sub):
+                let scalars = normalizer.normalizeScalars(sub)
+                let mark = seg.ids.count
+                for r in preTokenizer.split(scalars) {
+                    wordPiece.tokenize(word: scalars[r], ids: &seg.ids, bytes: &buffer)
+                }
+                for id in seg.ids[mark...] { seg.tokens.append(wordPiece.idToToken[Int(id)]) }
+            }
+        }
+        return seg
+    }
+
+    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+                       addSpecialTokens: Bool) -> Encoding {
+        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
+                         emptyPairHandling: emptyPairHandling, postProcessor: postProcessor,
+                         maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Rust WordPiece decoder: a `##` piece is glued to the previous one, any other token gets a leading
+    /// space (not the first); then `cleanup` per token. Unknown ids are skipped.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+        var out = ""
+        var first = true
+        let prefix = wordPiece.continuingSubwordPrefix
+        for id in ids {
+            if skipSpecialTokens, let t = matcher.token(forId: id), t.special { continue }
+            guard var token = idToToken(id) else { continue }
+            if !first {
+                if token.hasPrefix(prefix) { token.removeFirst(prefix.count) } else { token = " " + token }
+            }
+            first = false
+            out += decoderCleanup ? wordPieceCleanup(token) : token
+        }
+        return out
+    }
+}
+
+/// BERT's special token spellings.
+public struct BertSpecialTokens: Sendable, Equatable {
+    public var unk = "[UNK]", sep = "[SEP]", pad = "[PAD]", cls = "[CLS]", mask = "[MASK]"
+    public init() {}
+
+    /// Reads `unk_token` etc., given as a string or as `{"content": ...}`.
+    mutating func update(from json: [String: Any], reader r: JSONReader) throws {
+        func read(_ key: String) throws -> String? {
+            guard let v = json[key], !(v is NSNull) else { return nil }
+            if let dict = v as? [String: Any] { return try r.string(dict["content"], "\(key).content") }
+            return try r.string(v, key)
+        }
+        unk = try read("unk_token") ?? unk
+        sep = try read("sep_token") ?? sep
+        pad = try read("pad_token") ?? pad
+        cls = try read("cls_token") ?? cls
+        mask = try read("mask_token") ?? mask
+    }
+}
+
+/// vocab.txt lines (trailing "\r" removed); a final newline does not add a token.
+func readVocabTxt(_ url: URL) throws -> [String] {
+    let text = try readTextFile(url)
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+        line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+    }
+    if lines.last == "" { lines.removeLast() }
+    if lines.isEmpty {
+        throw TokenizerError.malformedFile(path: url.path, field: "<file>", reason: "vocabulary is empty")
+    }
+    return lines
+}
+
+/// Rust `decoders::wordpiece::cleanup`.
+func wordPieceCleanup(_ s: String) -> String {
+    guard s.contains(" ") else { return s }
+    return s.replacingOccurrences(of: " .", with: ".")
+        .replacingOccurrences(of: " ?", with: "?")
+        .replacingOccurrences(of: " !", with: "!")
+        .replacingOccurrences(of: " ,", with: ",")
+        .replacingOccurrences(of: " ' ", with: "'")
+        .replacingOccurrences(of: " n't", with: "n't")
+        .replacingOccurrences(of: " 'm", with: "'m")
+        .replacingOccurrences(of: " do not", with: " don't")
+        .replacingOccurrences(of: " 's", with: "'s")
+        .replacingOccurrences(of: " 've", with: "'ve")
+        .replacingOccurrences(of: " 're", with: "'re")
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// RoBERTa/GPT-2 byte-level BPE pipeline: added tokens on raw text (no normalizer) -> ByteLevel
+/// pre-tokenizer -> BPE -> template `<s> A </s>` / `<s> A </s></s> B </s>` (type ids 0) -> ByteLevel
+/// decoder. Matches the Rust tokenizers library (fixtures README §6).
+public struct ByteLevelBPETokenizer: Tokenizer {
+    public let preTokenizer: ByteLevelPreTokenizer
+    public let bpe: BPE
+    public let postProcessor: TemplatePostProcessor
+    public let addedTokens: [AddedToken]
+    /// Default `.treatAsAbsent` (transformers/run_glue). The Rust library, the reference of the BPE
+    /// fixtures, behaves as `.encodeEmptySegment` (case 23).
+    public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
+    public let padToken: String
+    public let padTokenId: Int32
+    private let matcher: AddedTokenMatcher
+
+    public init(bpe: BPE, preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(), addedTokens: [AddedToken],
+                postProcessor: TemplatePostProcessor, padToken: String = "<pad>", path: String = "<memory>") throws {
+        self.bpe = bpe
+        self.preTokenizer = preTokenizer
+        self.addedTokens = addedTokens
+        self.postProcessor = postProcessor
+        self.matcher = AddedTokenMatcher(addedTokens)
+        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? bpe.vocab[padToken] else {
+            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+        }
+        self.padToken = padToken
+        self.padTokenId = pad
+    }
+
+    /// From vocab.json + merges.txt (GPT-2 format, optional `#version` first line), with RoBERTa's
+    /// special tokens (`<mask>` absorbs the whitespace before it). All five must be in vocab.json.
+    public init(vocabFile: URL, mergesFile: URL, specialTokens: RobertaSpecialTokens = RobertaSpecialTokens(),
+                addPrefixSpace: Bool = false) throws {
+        let entries = try readVocabJSON(vocabFile)
+        let merges = try readMergesTxt(mergesFile)
+        let bpe = try BPE(entries: entries, merges: merges, path: vocabFile.path + " + " + mergesFile.path)
+        func id(_ token: String, _ role: String) throws -> Int32 {
+            guard let id = bpe.vocab[token] else {
+                throw TokenizerError.missingToken(path: vocabFile.path, token: token, context: role)
+            }
+            return id
+        }
+        let s = specialTokens
+        var added: [AddedToken] = []
+        for (token, role) in [(s.bos, "bos_token"), (s.pad, "pad_token"), (s.eos, "eos_token"),
+                              (s.unk, "unk_token"), (s.mask, "mask_token")] {
+            added.append(AddedToken(content: token, id: try id(token, role), lstrip: token == s.mask))
+        }
+        try self.init(bpe: bpe, preTokenizer: ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace),
+                      addedTokens: added,
+                      postProcessor: .roberta(cls: (s.bos, try id(s.bos, "bos_token")),
+                                              sep: (s.eos, try id(s.eos, "eos_token"))),
+                      padToken: s.pad, path: vocabFile.path)
+    }
+
+    public var vocabularySize: Int {
+        max(bpe.idToToken.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
+    }
+
+    public func tokenToId(_ token: String) -> Int32? {
+        addedTokens.first { $0.content == token }?.id ?? bpe.vocab[token]
+    }
+
+    public func idToToken(_ id: Int32) -> String? {
+        if let t = matcher.token(forId: id) { return t.content }
+        guard id >= 0, Int(id) < bpe.idToToken.count else { return nil }
+        return bpe.idToToken[Int(id)]
+    }
+
+    /// Byte-level token strings of one text, without special tokens or truncation.
+    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
+
+    func encodeSegment(_ text: String) -> Segment {
+        var seg = Segment()
+        var bytes: [UInt8] = []
+        var symbols: [Int32] = []
+        for raw in matcher.split(text) {
+            switch raw {
+            case let .added(token, matched):
+                seg.ids.append(token.id)
+                seg.tokens.append(String(matched))
+            case let .text(sub):
+                let scalars = preTokenizer.prepared(sub)
+                let mark = seg.ids.count
+                for r in preTokenizer.ranges(scalars) {
+                    bytes.removeAll(keepingCapacity: true)
+                    for c in scalars[r] { appendUTF8(c, to: &bytes) }
+                    bytes.withUnsafeBufferPointer { bpe.tokenize(bytes: $0, into: &seg.ids, symbols: &symbols) }
+                }
+                for id in seg.ids[mark...] { seg.tokens.append(bpe.idToToken[Int(id)]) }
+            }
+        }
+        return seg
+    }
+
+    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+                       addSpecialTokens: Bool) -> Encoding {
+        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
+                         emptyPairHandling: emptyPairHandling, postProcessor: postProcessor,
+                         maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Ids -> token strings (an added token gives its content), specials dropped if asked, then the
+    /// ByteLevel decoder (UTF-8 with U+FFFD replacement). Unknown ids are skipped.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+        var tokens: [String] = []
+        tokens.reserveCapacity(ids.count)
+        for id in ids {
+            if skipSpecialTokens, let t = matcher.token(forId: id), t.special { continue }
+            if let token = idToToken(id) { tokens.append(token) }
+        }
+        return ByteLevelAlphabet.decode(tokens)
+    }
+}
+
+/// RoBERTa's special token spellings.
+public struct RobertaSpecialTokens: Sendable, Equatable {
+    public var bos = "<s>", pad = "<pad>", eos = "</s>", unk = "<unk>", mask = "<mask>"
+    public init() {}
+
+    mutating func update(from json: [String: Any], reader r: JSONReader) throws {
+        func read(_ key: String) throws -> String? {
+            guard let v = json[key], !(v is NSNull) else { return nil }
+            if let dict = v as? [String: Any] { return try r.string(dict["content"], "\(key).content") }
+            return try r.string(v, key)
+        }
+        bos = try read("bos_token") ?? bos
+        pad = try read("pad_token") ?? pad
+        eos = try read("eos_token") ?? eos
+        unk = try read("unk_token") ?? unk
+        mask = try read("mask_token") ?? mask
+    }
+}
+
+/// vocab.json: an object token -> id; ids must be distinct non-negative integers.
+func readVocabJSON(_ url: URL) throws -> [(String, Int32)] {
+    let json = try readJSONObject(url)
+    return try vocabEntries(json, reader: JSONReader(path: url.path), field: "")
+}
+
+func vocabEntries(_ json: [String: Any], reader r: JSONReader, field: String) throws -> [(String, Int32)] {
+    var entries: [(String, Int32)] = []
+    entries.reserveCapacity(json.count)
+    var seen = Set<Int32>()
+    for (token, value) in json {
+        let key = field.isEmpty ? token : "\(field).\(token)"
+        let id = Int32(try r.id(value, key))
+        guard seen.insert(id).inserted else {
+            throw TokenizerError.malformedFile(path: r.path, field: key, reason: "id \(id) is used by two tokens")
+        }
+        entries.append((token, id))
+    }
+    if entries.isEmpty {
+        throw TokenizerError.malformedFile(path: r.path, field: field.isEmpty ? "<file>" : field, reason: "vocabulary is empty")
+    }
+    return entries.sorted { $0.1 < $1.1 }
+}
+
+/// merges.txt: one `left right` per line, an optional `#version` first line, blank lines ignored.
+func readMergesTxt(_ url: URL) throws -> [(String, String)] {
+    let text = try readTextFile(url)
+    var merges: [(String, String)] = []
+    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        if line.isEmpty || (n == 0 && line.hasPrefix("#version")) { continue }
+        let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw TokenizerError.malformedLine(path: url.path, line: n + 1,
+                                               reason: "expected 'left right', found '\(line.prefix(60))'")
+        }
+        merges.append((String(parts[0]), String(parts[1])))
+    }
+    return merges
+}
