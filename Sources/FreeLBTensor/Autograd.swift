@@ -158,6 +158,7 @@ extension Tensor {
             }
             t.gradSlot = nil
             t.node = nil
+            t.requiresGrad = false   // a freed op output is a plain value, not a new leaf
         }
     }
 }

@@ -1,0 +1,46 @@
+// FreeAT-m (spec §6): m replays of the batch; each replay's single backward gives both the parameter
+// and the δ gradients, the optimizer steps after every replay, and δ is carried across replays.
+// The LR schedule advances once per batch while AdamW's step counter advances m times.
+import FreeLBModels
+import FreeLBTensor
+
+public struct FreeATStep: TrainingStep {
+    public var perturbation: PerturbationConfig
+    public var replays: Int
+
+    public init(perturbation: PerturbationConfig, replays: Int) {
+        self.perturbation = perturbation
+        self.replays = replays
+    }
+
+    public var name: String { "freeat" }
+    public var passesPerBatch: Int { replays }
+
+    public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
+        let model = state.model
+        let dropout = model.dropoutController
+        let masks = microBatches.map { PerturbationMask($0.input, width: model.config.embeddingSize) }
+        var deltas = zip(microBatches, masks).map { state.initialPerturbation($0.input, mask: $1, config: perturbation) }
+        var losses: [Float] = []
+        state.applySchedule()
+        for _ in 0..<replays {
+            model.zeroGrad()
+            for (i, batch) in microBatches.enumerated() {
+                dropout.beginBatch()                                    // fresh masks every replay
+                let leaf = deltas[i].detachedCopy(requiresGrad: true)
+                state.trace?.deltas.append(leaf.detachedCopy())
+                let loss = model.lossAt(batch, delta: leaf)             // embeddings re-read from θ_t
+                losses.append(loss.item)
+                state.trace?.losses.append(loss.item)
+                loss.scaled(by: 1 / Float(microBatches.count)).backward()
+                guard let g = leaf.grad else { continue }
+                state.trace?.deltaGradients.append(g.detachedCopy())
+                deltas[i] = Perturbation.ascend(leaf, gradient: g, mask: masks[i], config: perturbation)
+            }
+            state.optimizerStep()                                       // an update after every replay
+        }
+        if let trace = state.trace, let last = deltas.last { trace.deltas.append(last.detachedCopy()) }
+        state.globalStep += 1
+        return StepResult(passLosses: losses)
+    }
+}

@@ -1,0 +1,53 @@
+// PGD-K (spec §6): K ascent passes that only compute δ's gradient, then one descent pass at δ_K
+// whose (undivided) loss gives the parameter gradients. K+1 forward/backward passes, masks reused.
+import FreeLBModels
+import FreeLBTensor
+
+public struct PGDStep: TrainingStep {
+    public var perturbation: PerturbationConfig
+    public var ascentSteps: Int
+    public var reuseDropoutMask: Bool
+
+    public init(perturbation: PerturbationConfig, ascentSteps: Int, reuseDropoutMask: Bool = true) {
+        self.perturbation = perturbation
+        self.ascentSteps = ascentSteps
+        self.reuseDropoutMask = reuseDropoutMask
+    }
+
+    public var name: String { "pgd" }
+    public var passesPerBatch: Int { ascentSteps + 1 }
+
+    public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
+        let model = state.model
+        let dropout = model.dropoutController
+        dropout.reuseMasks = reuseDropoutMask
+        var losses: [Float] = []
+        model.zeroGrad()
+        for batch in microBatches {
+            dropout.beginBatch()
+            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+            var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
+            for _ in 0..<ascentSteps {
+                dropout.beginPass()
+                let leaf = delta.detachedCopy(requiresGrad: true)
+                state.trace?.deltas.append(leaf.detachedCopy())
+                let loss = model.lossAt(batch, delta: leaf)
+                state.trace?.losses.append(loss.item)
+                loss.backward(onlyInto: [leaf])                         // δ gradient only
+                guard let g = leaf.grad else { break }
+                state.trace?.deltaGradients.append(g.detachedCopy())
+                delta = Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation)
+            }
+            dropout.beginPass()
+            state.trace?.deltas.append(delta.detachedCopy())
+            let loss = model.lossAt(batch, delta: delta)                // descent at δ_K, loss not divided by K
+            losses.append(loss.item)
+            state.trace?.losses.append(loss.item)
+            loss.scaled(by: 1 / Float(microBatches.count)).backward()
+        }
+        state.applySchedule()
+        state.optimizerStep()
+        state.globalStep += 1
+        return StepResult(passLosses: losses)
+    }
+}

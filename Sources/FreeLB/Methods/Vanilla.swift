@@ -1,0 +1,33 @@
+// Vanilla fine-tuning: one forward, one backward, one update, fresh dropout masks.
+import FreeLBModels
+import FreeLBTensor
+
+public struct VanillaStep: TrainingStep {
+    public var name: String { "vanilla" }
+    public var passesPerBatch: Int { 1 }
+    public init() {}
+
+    public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
+        let model = state.model
+        model.zeroGrad()
+        var losses: [Float] = []
+        for batch in microBatches {
+            model.dropoutController.beginBatch()
+            losses.append(Self.cleanPass(batch, model: model, scale: 1 / Float(microBatches.count), trace: state.trace))
+        }
+        state.applySchedule()
+        state.optimizerStep()
+        state.globalStep += 1
+        return StepResult(passLosses: losses)
+    }
+
+    /// Forward + backward(loss · scale) at δ = 0; returns the unscaled loss.
+    static func cleanPass(_ batch: TrainingBatch, model: TransformerClassifier, scale: Float, trace: StepTrace?) -> Float {
+        model.dropoutController.beginPass()
+        let loss = model.lossAt(batch, delta: nil)
+        let value = loss.item
+        trace?.losses.append(value)
+        loss.scaled(by: scale).backward()
+        return value
+    }
+}

@@ -1,0 +1,84 @@
+// YOPO-K-M (spec §6): full passes at δ_0 … δ_K with loss/(K+1), accumulating parameter gradients;
+// between them M cheap ascent steps that run only the embeddings and the first layer, using the
+// slope p = ∂loss/∂h0 of the last full pass: δ ← ascent on Σ(layer0(embed(E + δ)) ⊙ p). One update.
+import FreeLBModels
+import FreeLBTensor
+
+public struct YOPOStep: TrainingStep {
+    public var perturbation: PerturbationConfig
+    /// K: outer steps (K+1 full passes).
+    public var outerSteps: Int
+    /// M: cheap inner steps per outer step.
+    public var innerSteps: Int
+    public var reuseDropoutMask: Bool
+
+    public init(perturbation: PerturbationConfig, outerSteps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) {
+        precondition(perturbation.initMagnitude > 0, "YOPO needs adv-init-mag > 0 (δ0 must not be zero)")
+        self.perturbation = perturbation
+        self.outerSteps = outerSteps
+        self.innerSteps = innerSteps
+        self.reuseDropoutMask = reuseDropoutMask
+    }
+
+    public var name: String { "yopo" }
+    public var passesPerBatch: Int { outerSteps + 1 }
+
+    public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
+        let model = state.model
+        let dropout = model.dropoutController
+        dropout.reuseMasks = reuseDropoutMask
+        let scale = 1 / (Float(outerSteps + 1) * Float(microBatches.count))
+        var losses: [Float] = []
+        model.zeroGrad()
+        for batch in microBatches {
+            dropout.beginBatch()
+            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+            var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
+            for t in 0...outerSteps {
+                dropout.beginPass()
+                let (loss, slope) = fullPass(batch, delta: delta, scale: scale, model: model)
+                losses.append(loss)
+                state.trace?.losses.append(loss)
+                if t == outerSteps { break }
+                for _ in 0..<innerSteps {                               // cheap steps: embeddings + layer 0
+                    dropout.beginPass()
+                    let leaf = delta.detachedCopy(requiresGrad: true)
+                    let h0 = firstLayer(batch.input, delta: leaf, model: model)
+                    (h0 * slope).sum().backward(onlyInto: [leaf])
+                    guard let g = leaf.grad else { break }
+                    delta = Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation)
+                }
+            }
+        }
+        state.applySchedule()
+        state.optimizerStep()
+        state.globalStep += 1
+        return StepResult(passLosses: losses)
+    }
+
+    /// h0 = layer0(embed(E + δ)), [N, T, H]
+    func firstLayer(_ input: EncoderInput, delta: Tensor, model: TransformerClassifier) -> Tensor {
+        let encoder = model.encoder
+        let x = encoder.embed(input, wordEmbeddings: encoder.embeddings.wordEmbeddingOutput(input), perturbation: delta)
+        return encoder.layer(at: 0)(x, keyMask: encoder.keyMask(input)).0
+    }
+
+    /// Full forward/backward of loss·scale at δ, split at h0 so that p = ∂(loss·scale)/∂h0 is kept.
+    /// Returns the unscaled loss and p.
+    func fullPass(_ batch: TrainingBatch, delta: Tensor, scale: Float, model: TransformerClassifier) -> (Float, Tensor) {
+        let encoder = model.encoder
+        let h0 = firstLayer(batch.input, delta: delta, model: model)
+        let h0Leaf = h0.detached().requiringGrad()
+        var attentions: [Tensor] = [], hidden: [Tensor] = []
+        let top = encoder.runLayers(h0Leaf, keyMask: encoder.keyMask(batch.input), range: 1..<encoder.depth,
+                                    attentions: &attentions, hiddenStates: &hidden)
+        var logits = model.head(top).logits
+        if model.kind == .multipleChoice { logits = logits.reshaped([batch.input.shape[0], batch.input.shape[1]]) }
+        let loss = model.loss(logits, batch.labels)
+        let value = loss.item
+        loss.scaled(by: scale).backward()                               // parameters above layer 0, and p
+        let slope = h0Leaf.grad ?? Tensor(zeros: h0.shape)
+        h0.backward(gradient: slope)                                    // layer 0 and the embeddings
+        return (value, slope)
+    }
+}

@@ -1,0 +1,134 @@
+// The perturbation δ in word-embedding space: initialisation (spec §4), the normalised ascent step
+// and the projection onto the ε-ball (spec §3). Everything is per example b, where an "example" is
+// the first axis of δ: a sequence [T, d], or for multiple choice a whole question [C, T, d], so the
+// L2 normaliser and the projection are joint over its choices (spec §8).
+import CFreeLBKernels
+import FreeLBModels
+import FreeLBTensor
+
+public enum PerturbationNorm: String, Codable, Sendable, CaseIterable {
+    /// δ ← δ + α g/‖g_b‖_F, then rescale onto ‖δ_b‖_F ≤ ε.
+    case l2
+    /// Standard PGD sign step: δ ← clamp(δ + α sign(g), −ε, ε).
+    case linf
+    /// The official code's "linf": δ ← clamp(δ + α g/max|g_b|, −ε, ε).
+    case linfMaxnorm = "linf-maxnorm"
+}
+
+public struct PerturbationConfig: Codable, Equatable, Sendable {
+    public var norm: PerturbationNorm
+    /// μ, `adv-init-mag`. For l2 the expected ‖δ0_b‖_F is μ/√3 (uniform entries), not μ.
+    public var initMagnitude: Float
+    /// ε, `adv-max-norm`; ε ≤ 0 disables projection (and the linf clamp).
+    public var maxNorm: Float
+    /// α, `adv-lr`.
+    public var stepSize: Float
+
+    public init(norm: PerturbationNorm = .l2, initMagnitude: Float = 0, maxNorm: Float = 0, stepSize: Float = 0.1) {
+        self.norm = norm
+        self.initMagnitude = initMagnitude
+        self.maxNorm = maxNorm
+        self.stepSize = stepSize
+    }
+}
+
+/// Token mask of δ's positions: [B, rest] with one entry per (choice,) token, 1 for real tokens.
+public struct PerturbationMask {
+    /// examples (first axis of δ)
+    public let examples: Int
+    /// tokens per example (C·T for multiple choice)
+    public let tokensPerExample: Int
+    public let width: Int
+    /// [examples · tokensPerExample], 0 or 1
+    public let mask: [Float]
+
+    public init(_ input: EncoderInput, width: Int) {
+        examples = input.shape[0]
+        tokensPerExample = input.inputIds.count / examples
+        self.width = width
+        mask = input.attentionMask.map { $0 != 0 ? 1 : 0 }
+    }
+
+    /// L_b: real tokens of example b (Σ over choices for multiple choice).
+    public func length(_ b: Int) -> Int {
+        Int(mask[(b * tokensPerExample)..<((b + 1) * tokensPerExample)].reduce(0, +))
+    }
+
+    /// Zeroes δ's padding positions in place.
+    public func apply(to t: Tensor) {
+        for token in 0..<(examples * tokensPerExample) where mask[token] == 0 {
+            (t.data + token * width).initialize(repeating: 0, count: width)
+        }
+    }
+}
+
+public enum Perturbation {
+    /// δ0 (spec §4): l2: U(−1,1) ⊙ m_b · μ/√(L_b·d); linf*: U(−μ, μ) ⊙ m; μ = 0 → 0.
+    public static func initial(shape: [Int], mask: PerturbationMask, config: PerturbationConfig,
+                               generator: inout SeededGenerator) -> Tensor {
+        let mu = config.initMagnitude
+        guard mu > 0 else { return Tensor(zeros: shape) }
+        let delta: Tensor
+        switch config.norm {
+        case .l2:
+            delta = Tensor.uniform(shape, low: -1, high: 1, generator: &generator)
+            let per = delta.count / mask.examples
+            for b in 0..<mask.examples {
+                let scale = mu / (Float(max(1, mask.length(b)) * mask.width)).squareRoot()
+                flb_scale(delta.data + b * per, scale, delta.data + b * per, per)
+            }
+        case .linf, .linfMaxnorm:
+            delta = Tensor.uniform(shape, low: -mu, high: mu, generator: &generator)
+        }
+        mask.apply(to: delta)
+        return delta
+    }
+
+    /// δ_{t+1} = project(δ_t + α · step(g)) per example, as a new tensor. `g` is masked first.
+    public static func ascend(_ delta: Tensor, gradient g: Tensor, mask: PerturbationMask,
+                              config: PerturbationConfig) -> Tensor {
+        precondition(delta.count == g.count, "ascend: δ \(delta.shape) vs gradient \(g.shape)")
+        let next = delta.detachedCopy()
+        let grad = g.detachedCopy()
+        mask.apply(to: grad)
+        let examples = mask.examples, per = delta.count / examples
+        let (alpha, eps) = (config.stepSize, config.maxNorm)
+        for b in 0..<examples {
+            let d = next.data + b * per, gb = grad.data + b * per
+            switch config.norm {
+            case .l2:
+                let gNorm = Float(flb_sum_squares(gb, per).squareRoot())
+                flb_axpy(alpha / max(gNorm, 1e-8), gb, d, per)
+                if eps > 0 {
+                    let dNorm = Float(flb_sum_squares(d, per).squareRoot())
+                    if dNorm > eps { flb_scale(d, eps / dNorm, d, per) }
+                }
+            case .linf:
+                for i in 0..<per {
+                    let s: Float = gb[i] > 0 ? 1 : gb[i] < 0 ? -1 : 0
+                    d[i] += alpha * s
+                }
+                if eps > 0 { clamp(d, per, eps) }
+            case .linfMaxnorm:
+                let gMax = flb_max_abs(gb, per)
+                flb_axpy(alpha / max(gMax, 1e-8), gb, d, per)
+                if eps > 0 { clamp(d, per, eps) }
+            }
+        }
+        return next
+    }
+
+    /// Rescales each example onto ‖δ_b‖ ≤ r (L2), in place. Used by robustness attacks.
+    public static func projectL2(_ delta: Tensor, examples: Int, radius: Float) {
+        let per = delta.count / examples
+        for b in 0..<examples {
+            let d = delta.data + b * per
+            let n = Float(flb_sum_squares(d, per).squareRoot())
+            if n > radius { flb_scale(d, radius / n, d, per) }
+        }
+    }
+
+    static func clamp(_ d: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float) {
+        for i in 0..<n { d[i] = min(max(d[i], -eps), eps) }
+    }
+}
