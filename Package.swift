@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels", "FreeLBBLAS"]),
         .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBNNTests", dependencies: ["FreeLBNN"]),
-        .testTarget(name: "FreeLBSafetensorsTests", dependencies: ["FreeLBSafetensors"]),
+        .testTarget(name: "FreeLBSafetensorsTests", dependencies: ["FreeLBSafetensors"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBHubTests", dependencies: ["FreeLBHub"]),
         .testTarget(name: "FreeLBTokenizersTests", dependencies: ["FreeLBTokenizers"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData"]),
