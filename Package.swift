@@ -52,7 +52,7 @@ let package = Package(
             name: "FreeLBModels",
             dependencies: ["FreeLBNN", "FreeLBSafetensors", "FreeLBHub", "FreeLBTokenizers"],
             swiftSettings: swiftSettings),
-        .target(name: "FreeLB", dependencies: ["FreeLBModels", "FreeLBData"], swiftSettings: swiftSettings),
+        .target(name: "FreeLB", dependencies: ["FreeLBModels", "FreeLBData", "FreeLBSafetensors"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "freelb",
             dependencies: ["FreeLB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(name: "freelb-bench", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
 
         .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels", "FreeLBBLAS"]),
-        .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"]),
         .testTarget(name: "FreeLBNNTests", dependencies: ["FreeLBNN"]),
         .testTarget(name: "FreeLBSafetensorsTests", dependencies: ["FreeLBSafetensors"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBHubTests", dependencies: ["FreeLBHub"]),

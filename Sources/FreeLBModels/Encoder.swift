@@ -10,6 +10,8 @@ public struct EncoderInput {
     public var attentionMask: [Int32]
     /// [B, T] or [B, C, T]
     public var shape: [Int]
+    /// Multiple choice: [B, C], 0 for filler choices of questions with fewer than C choices.
+    public var choiceMask: [Int32]?
 
     public init(inputIds: [Int32], tokenTypeIds: [Int32]? = nil, attentionMask: [Int32]? = nil, shape: [Int]) {
         precondition(inputIds.count == shape.reduce(1, *), "EncoderInput: \(inputIds.count) ids for shape \(shape)")
@@ -47,7 +49,7 @@ public final class Embeddings: Module {
 
     public override var children: [(String, Module)] {
         [("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
-         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm)]
+         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)]
     }
 
     /// Position ids: 0..T−1 (BERT, ALBERT); RoBERTa counts non-pad tokens from pad+1, pads get pad.
@@ -158,6 +160,13 @@ public struct EncoderOutput {
     public var attentions: [Tensor]
     /// Last layer output [N, T, H].
     public var lastHiddenState: Tensor { hiddenStates[hiddenStates.count - 1] }
+
+    public init(wordEmbeddings: Tensor, embeddingOutput: Tensor, hiddenStates: [Tensor], attentions: [Tensor]) {
+        self.wordEmbeddings = wordEmbeddings
+        self.embeddingOutput = embeddingOutput
+        self.hiddenStates = hiddenStates
+        self.attentions = attentions
+    }
 }
 
 /// Embeddings + layers (+ pooler): HF BertModel / RobertaModel / AlbertModel.

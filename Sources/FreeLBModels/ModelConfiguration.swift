@@ -102,14 +102,14 @@ public struct ModelConfiguration {
                 if let fallback { return fallback }
                 throw fail(key, "missing (an integer is required)")
             }
-            if let n = value as? NSNumber, Double(n.intValue) == n.doubleValue {
+            if let n = value as? NSNumber, String(cString: n.objCType) != "c", Double(n.intValue) == n.doubleValue {   // "c": a JSON boolean
                 return n.intValue
             }
             throw fail(key, "expected an integer, found \(describe(value))")
         }
         func float(_ key: String, _ fallback: Float?) throws -> Float? {
             guard let value = json[key], !(value is NSNull) else { return fallback }
-            if let n = value as? NSNumber, !(value is String) { return n.floatValue }
+            if let n = value as? NSNumber, !(value is String), String(cString: n.objCType) != "c" { return n.floatValue }
             throw fail(key, "expected a number, found \(describe(value))")
         }
         func string(_ key: String) throws -> String? {
@@ -193,7 +193,8 @@ public struct ModelConfiguration {
         }
         json["num_labels"] = numLabels
         json["id2label"] = Dictionary(uniqueKeysWithValues: id2label.map { (String($0.key), $0.value) })
-        json["label2id"] = Dictionary(uniqueKeysWithValues: id2label.map { ($0.value, $0.key) })
+        json["label2id"] = Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: min)   // names may repeat
+        if let classifierDropout { json[modelType == .albert ? "classifier_dropout_prob" : "classifier_dropout"] = Double(classifierDropout) }
         if let problemType { json["problem_type"] = problemType }
         if let architecture { json["architectures"] = [architecture] }
         return json

@@ -36,7 +36,7 @@ public final class TransformerClassifier: Module {
 
     public init(config: ModelConfiguration, kind: TaskKind, seed: UInt64 = 0) {
         var config = config
-        if kind == .regression { config.numLabels = 1 }
+        if kind == .regression { config.numLabels = 1; config.id2label = [0: config.id2label[0] ?? "LABEL_0"]; config.problemType = "regression" }
         self.config = config
         self.kind = kind
         dropoutController = DropoutController(seed: seed ^ 0xD50D_0A7C)
@@ -107,7 +107,11 @@ public final class TransformerClassifier: Module {
     public func finish(_ input: EncoderInput, _ encoded: EncoderOutput) -> ModelOutput {
         let (logits, pooled) = head(encoded.lastHiddenState)
         if kind == .multipleChoice {
-            return ModelOutput(logits: logits.reshaped([input.shape[0], input.shape[1]]), encoder: encoded, pooled: pooled)
+            var choices = logits.reshaped([input.shape[0], input.shape[1]])
+            if let mask = input.choiceMask, mask.contains(0) {   // filler choices can never win
+                choices = choices + Tensor(shape: choices.shape, values: mask.map { $0 != 0 ? 0 : -1e9 })
+            }
+            return ModelOutput(logits: choices, encoder: encoded, pooled: pooled)
         }
         return ModelOutput(logits: logits, encoder: encoded, pooled: pooled)
     }
@@ -124,4 +128,21 @@ public final class TransformerClassifier: Module {
 
     /// The word-embedding output's shape for an input: δ has this shape.
     public func perturbationShape(_ input: EncoderInput) -> [Int] { input.shape + [config.embeddingSize] }
+}
+
+extension TransformerClassifier {
+    /// Checks that a batch fits this model (ids within the vocabulary, token types, sequence length),
+    /// so bad input becomes an error instead of a crash inside the embedding gather.
+    public func validate(_ input: EncoderInput) throws {
+        if let bad = input.inputIds.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw CheckpointError(description: "input id \(bad) is outside the model's vocabulary of \(config.vocabSize) (tokenizer and model do not match?)")
+        }
+        if let bad = input.tokenTypeIds.first(where: { $0 < 0 || Int($0) >= config.typeVocabSize }) {
+            throw CheckpointError(description: "token type id \(bad) is outside type_vocab_size \(config.typeVocabSize)")
+        }
+        let limit = config.modelType == .roberta ? config.maxPositionEmbeddings - config.padTokenId - 1 : config.maxPositionEmbeddings
+        if input.length > limit {
+            throw CheckpointError(description: "sequence length \(input.length) exceeds the model's \(limit) positions; lower --max-seq-length")
+        }
+    }
 }

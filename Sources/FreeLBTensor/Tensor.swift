@@ -2,22 +2,80 @@
 import Foundation
 import FreeLBBLAS
 
-/// Aligned float buffer shared by a tensor and its reshaped views.
+/// Aligned float buffer shared by a tensor and its reshaped views. Buffers come from `BufferCache`,
+/// so the same-shaped activations of successive passes and steps reuse memory instead of faulting in
+/// fresh pages.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    let capacity: Int
 
     public init(count: Int) {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(64, count * MemoryLayout<Float>.stride)
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(16, count))
+        (pointer, capacity) = BufferCache.shared.take(count)
     }
 
-    deinit { free(pointer) }
+    deinit { BufferCache.shared.give(pointer, capacity: capacity) }
+}
+
+/// Free lists of float buffers by size class (powers of two split into 4 steps, ≤ 19% slack),
+/// holding at most `limitBytes` (default 1 GiB, `FREELB_BUFFER_CACHE_MB`); beyond that buffers are freed.
+public final class BufferCache: @unchecked Sendable {
+    public static let shared = BufferCache()
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var cachedBytes = 0
+    private let lock = NSLock()
+    public var limitBytes: Int = {
+        if let text = ProcessInfo.processInfo.environment["FREELB_BUFFER_CACHE_MB"], let mb = Int(text) { return mb << 20 }
+        return 1 << 30
+    }()
+
+    /// The size class (in floats) that holds `count` floats.
+    static func sizeClass(_ count: Int) -> Int {
+        let n = max(16, count)
+        let high = Int.bitWidth - 1 - n.leadingZeroBitCount   // 2^high ≤ n
+        if high < 3 { return 16 }
+        let step = 1 << (high - 2)
+        return (n + step - 1) / step * step
+    }
+
+    func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let capacity = Self.sizeClass(count)
+        lock.lock()
+        if var list = free[capacity], let p = list.popLast() {
+            free[capacity] = list
+            cachedBytes -= capacity * 4
+            lock.unlock()
+            return (p, capacity)
+        }
+        lock.unlock()
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, capacity * MemoryLayout<Float>.stride) == 0, let raw else {
+            fatalError("out of memory allocating \(capacity * 4) bytes")
+        }
+        return (raw.bindMemory(to: Float.self, capacity: capacity), capacity)
+    }
+
+    func give(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        lock.lock()
+        if cachedBytes + capacity * 4 <= limitBytes {
+            free[capacity, default: []].append(pointer)
+            cachedBytes += capacity * 4
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        Foundation.free(pointer)
+    }
+
+    /// Returns every cached buffer to the system.
+    public func trim() {
+        lock.lock()
+        for (_, list) in free { for p in list { Foundation.free(p) } }
+        free = [:]
+        cachedBytes = 0
+        lock.unlock()
+    }
 }
 
 /// Errors raised for misuse that a caller can recover from (shape mismatches on user data).

@@ -72,8 +72,8 @@ public struct YOPOStep: TrainingStep {
         var attentions: [Tensor] = [], hidden: [Tensor] = []
         let top = encoder.runLayers(h0Leaf, keyMask: encoder.keyMask(batch.input), range: 1..<encoder.depth,
                                     attentions: &attentions, hiddenStates: &hidden)
-        var logits = model.head(top).logits
-        if model.kind == .multipleChoice { logits = logits.reshaped([batch.input.shape[0], batch.input.shape[1]]) }
+        let logits = model.finish(batch.input, EncoderOutput(wordEmbeddings: h0, embeddingOutput: h0, hiddenStates: [top],
+                                                              attentions: [])).logits
         let loss = model.loss(logits, batch.labels)
         let value = loss.item
         loss.scaled(by: scale).backward()                               // parameters above layer 0, and p

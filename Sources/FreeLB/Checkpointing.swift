@@ -1,0 +1,131 @@
+// Resumable checkpoints: model (HF layout), optimizer moments and trainer state, written into a
+// `checkpoint-<step>.partial` folder that is fsync'ed and renamed, then published through the
+// atomically replaced `latest` file. A crash at any point leaves the previous checkpoint loadable.
+import Foundation
+import FreeLBModels
+import FreeLBNN
+import FreeLBSafetensors
+import FreeLBTensor
+
+/// Everything besides tensors that an exact resume needs.
+public struct TrainerStateRecord: Codable, Equatable {
+    public var globalStep: Int
+    public var optimizerScalars: [String: Double]
+    public var perturbationGenerator: SeededGenerator
+    public var dropoutGenerator: SeededGenerator
+    /// Best value of the main dev metric so far, and its step.
+    public var bestMetric: Double?
+    public var bestStep: Int?
+    public var configurationHash: String?
+
+    public init(globalStep: Int, optimizerScalars: [String: Double], perturbationGenerator: SeededGenerator,
+                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configurationHash: String? = nil) {
+        self.globalStep = globalStep
+        self.optimizerScalars = optimizerScalars
+        self.perturbationGenerator = perturbationGenerator
+        self.dropoutGenerator = dropoutGenerator
+        self.bestMetric = bestMetric
+        self.bestStep = bestStep
+        self.configurationHash = configurationHash
+    }
+}
+
+public enum Checkpointing {
+    static let latestFile = "latest"
+
+    /// Writes a checkpoint of `state` under `runDirectory` and publishes it. Older checkpoints are removed.
+    public static func save(_ state: TrainingState, record: TrainerStateRecord, extraFiles: [URL] = [],
+                            in runDirectory: URL) throws {
+        let fm = FileManager.default
+        let name = "checkpoint-\(record.globalStep)"
+        let final = runDirectory.appendingPathComponent(name)
+        let partial = runDirectory.appendingPathComponent(name + ".partial")
+        try? fm.removeItem(at: partial)
+        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+        try state.model.save(to: partial)
+        let exported = state.optimizer.exportState()
+        let moments = exported.tensors.map { NamedTensor(name: $0.key, shape: $0.value.shape, values: $0.value.scalars) }
+        try SafetensorsWriter.write(moments, metadata: ["format": "freelb-optimizer"], to: partial.appendingPathComponent("optimizer.safetensors"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(record).write(to: partial.appendingPathComponent("trainer_state.json"), options: .atomic)
+        for file in extraFiles where fm.fileExists(atPath: file.path) {
+            try fm.copyItem(at: file, to: partial.appendingPathComponent(file.lastPathComponent))
+        }
+        try syncDirectory(partial)
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+        try fm.moveItem(at: partial, to: final)
+        try syncDirectory(runDirectory)
+        try Data(name.utf8).write(to: runDirectory.appendingPathComponent(latestFile), options: .atomic)
+        try syncDirectory(runDirectory)
+        // Remove superseded checkpoints (only after `latest` points at the new one).
+        for item in (try? fm.contentsOfDirectory(atPath: runDirectory.path)) ?? [] where item.hasPrefix("checkpoint-") && item != name {
+            try? fm.removeItem(at: runDirectory.appendingPathComponent(item))
+        }
+    }
+
+    /// The published checkpoint folder, if any.
+    public static func latest(in runDirectory: URL) -> URL? {
+        guard let data = try? Data(contentsOf: runDirectory.appendingPathComponent(latestFile)),
+              let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              name.hasPrefix("checkpoint-"), !name.contains("/") else { return nil }
+        let url = runDirectory.appendingPathComponent(name)
+        return FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path) ? url : nil
+    }
+
+    /// Restores model weights, optimizer state and RNG states from a checkpoint folder.
+    public static func restore(_ state: TrainingState, from checkpoint: URL) throws -> TrainerStateRecord {
+        let record = try JSONDecoder().decode(TrainerStateRecord.self,
+                                              from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
+        try state.model.loadWeights(from: checkpoint.appendingPathComponent("model.safetensors"))
+        let file = try SafetensorsFile(url: checkpoint.appendingPathComponent("optimizer.safetensors"))
+        var tensors: [String: Tensor] = [:]
+        for name in file.names {
+            let t = try file.tensor(name)
+            tensors[name] = Tensor(shape: t.shape, values: t.values)
+        }
+        try state.optimizer.importState(OptimizerState(scalars: record.optimizerScalars, tensors: tensors))
+        state.globalStep = record.globalStep
+        state.perturbationGenerator = record.perturbationGenerator
+        state.model.dropoutController.generatorState = record.dropoutGenerator
+        return record
+    }
+
+    /// Replaces `directory` by what `write` puts into a fresh sibling folder (a crash leaves either the
+    /// old or the new folder complete; a stale `.old` or `.partial` sibling is cleaned up next time).
+    public static func replaceDirectory(_ directory: URL, _ write: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let partial = directory.appendingPathExtension("partial")
+        let old = directory.appendingPathExtension("old")
+        try? fm.removeItem(at: partial)
+        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+        try write(partial)
+        try syncDirectory(partial)
+        try? fm.removeItem(at: old)
+        if fm.fileExists(atPath: directory.path) { try fm.moveItem(at: directory, to: old) }
+        try fm.moveItem(at: partial, to: directory)
+        try? fm.removeItem(at: old)
+        try syncDirectory(directory.deletingLastPathComponent())
+    }
+
+    /// Puts back `directory` from `directory.old` if a crash happened between the two renames.
+    public static func recoverDirectory(_ directory: URL) {
+        let fm = FileManager.default
+        let old = directory.appendingPathExtension("old")
+        if !fm.fileExists(atPath: directory.path), fm.fileExists(atPath: old.path) { try? fm.moveItem(at: old, to: directory) }
+        try? fm.removeItem(at: directory.appendingPathExtension("partial"))
+    }
+
+    static func syncDirectory(_ url: URL) throws {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if let items = try? FileManager.default.contentsOfDirectory(atPath: url.path) {
+            for item in items {
+                let f = open(url.appendingPathComponent(item).path, O_RDONLY)
+                if f >= 0 { fsync(f); close(f) }
+            }
+        }
+        fsync(fd)
+    }
+}

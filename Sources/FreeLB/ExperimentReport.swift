@@ -1,0 +1,67 @@
+// Aggregation of an experiment grid: median (std) of each cell's best dev score, like the paper's Table 1.
+import Foundation
+
+public struct ExperimentCell: Codable {
+    public var task: String
+    public var method: String
+    public var seed: UInt64
+    public var summary: RunSummary
+    public init(task: String, method: String, seed: UInt64, summary: RunSummary) {
+        self.task = task
+        self.method = method
+        self.seed = seed
+        self.summary = summary
+    }
+}
+
+public struct ExperimentReport: Codable {
+    public var cells: [ExperimentCell]
+    public var tasks: [String]
+    public var methods: [String]
+
+    public init(cells: [ExperimentCell], tasks: [String], methods: [String]) {
+        self.cells = cells
+        self.tasks = tasks
+        self.methods = methods
+    }
+
+    /// Scores (×100) of one task and method, in seed order.
+    public func scores(task: String, method: String) -> [Double] {
+        cells.filter { $0.task == task && $0.method == method }.compactMap { $0.summary.bestMetric.map { $0 * 100 } }
+    }
+
+    public static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Population standard deviation (numpy's default, as the paper's tables use).
+    public static func standardDeviation(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let mean = values.reduce(0, +) / Double(values.count)
+        return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+    }
+
+    public func markdown() -> String {
+        var lines = ["| method | " + tasks.joined(separator: " | ") + " |",
+                     "|---|" + tasks.map { _ in "---|" }.joined()]
+        for method in methods {
+            let row = tasks.map { task -> String in
+                let s = scores(task: task, method: method)
+                return s.isEmpty ? "–" : String(format: "%.2f (%.2f)", Self.median(s), Self.standardDeviation(s))
+            }
+            lines.append("| \(method) | " + row.joined(separator: " | ") + " |")
+        }
+        let metrics = tasks.compactMap { task in cells.first { $0.task == task }.map { "\(task): \($0.summary.mainMetric)" } }
+        lines.append("")
+        lines.append("Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public func writeJSON(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
+}

@@ -1,0 +1,195 @@
+// A whole fine-tuning run in a run folder: data, model, method, training with evaluation, best and
+// final checkpoints in Hugging Face layout, resumable state, metrics.jsonl and a curves plot.
+import Foundation
+import FreeLBData
+import FreeLBModels
+import FreeLBNN
+import FreeLBTensor
+import FreeLBTokenizers
+
+public enum RunEvent {
+    case started(resumedFromStep: Int?, totalSteps: Int, stepsPerEpoch: Int, trainExamples: Int, devExamples: Int)
+    case step(StepProgress)
+    case evaluation(EvaluationResult, mainMetric: String, isBest: Bool)
+    case checkpointSaved(URL)
+    case finished(RunSummary)
+}
+
+public struct RunSummary: Codable {
+    public var task: String
+    public var method: String
+    public var seed: UInt64
+    public var steps: Int
+    public var interrupted: Bool
+    public var wallSeconds: Double
+    public var mainMetric: String
+    public var bestMetric: Double?
+    public var bestStep: Int?
+    public var finalMetrics: [String: Double]
+}
+
+public final class FineTuningRun {
+    public let configuration: RunConfiguration
+    public let outputDirectory: URL
+    public static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
+                                        "tokenizer_config.json", "special_tokens_map.json"]
+
+    public init(_ configuration: RunConfiguration) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        outputDirectory = URL(fileURLWithPath: configuration.outputDir)
+    }
+
+    /// Trains until done or `shouldStop()` (then a resumable checkpoint is saved). Re-running on the
+    /// same folder resumes from its latest checkpoint.
+    @discardableResult
+    public func run(onEvent: (RunEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> RunSummary {
+        let config = configuration
+        let start = Date()
+        let fm = FileManager.default
+        try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
+
+        let task = try TaskRegistry.task(named: config.task)
+        let modelLoad = try TransformerClassifier.load(config.model, kind: task.type.modelKind,
+                                                        numLabels: task.isMultipleChoice ? nil : task.numLabels, seed: config.seed)
+        let model = modelLoad.model
+        if !task.isMultipleChoice && !task.isRegression {
+            model.config.id2label = Dictionary(uniqueKeysWithValues: task.labels.enumerated().map { ($0.offset, $0.element) })
+        }
+        let tokenizer = try loadTokenizer(directory: modelLoad.directory)
+        let dataDir = URL(fileURLWithPath: config.dataDir)
+        let train = try TaskSplit(task: task, split: .train, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
+                                  batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit)
+        let dev = try TaskSplit(task: task, split: .dev, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
+                                batchSize: config.evalBatchSize, shuffle: false, seed: config.seed, limit: config.evalLimit)
+        let devBatches = dev.orderedBatches
+        for batch in train.batches(epoch: 0) + devBatches { try model.validate(batch.input) }
+
+        let optimizer = AdamW(learningRate: Float(config.learningRate), eps: Float(config.adamEpsilon), weightDecay: Float(config.weightDecay))
+        let batchesPerEpoch = train.batcher.batchesPerEpoch
+        let stepsPerEpoch = (batchesPerEpoch + config.gradientAccumulationSteps - 1) / config.gradientAccumulationSteps
+        let totalSteps = config.maxSteps ?? Int((Double(stepsPerEpoch) * config.epochs).rounded(.up))
+        let warmup = config.warmupSteps ?? Int((Double(totalSteps) * config.warmupRatio).rounded(.up))
+        let state = TrainingState(model: model, optimizer: optimizer,
+                                  schedule: LinearWarmupDecay(baseLearningRate: Float(config.learningRate), warmupSteps: warmup, totalSteps: totalSteps),
+                                  maxGradNorm: Float(config.maxGradNorm), seed: config.seed)
+        model.dropoutController.reuseMasks = config.reuseDropoutMask
+        let method = config.makeMethod()
+
+        var record = TrainerStateRecord(globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
+                                        dropoutGenerator: model.dropoutController.generatorState, configurationHash: config.json)
+        var resumedFrom: Int? = nil
+        if let checkpoint = Checkpointing.latest(in: outputDirectory) {
+            record = try Checkpointing.restore(state, from: checkpoint)
+            resumedFrom = record.globalStep
+        } else {
+            try Data(config.json.utf8).write(to: outputDirectory.appendingPathComponent("run_config.json"), options: .atomic)
+        }
+        onEvent(.started(resumedFromStep: resumedFrom, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch,
+                         trainExamples: train.count, devExamples: dev.count))
+
+        let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
+        let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
+        func saveModel(_ name: String) throws {
+            try Checkpointing.replaceDirectory(outputDirectory.appendingPathComponent(name)) { folder in
+                try model.save(to: folder)
+                for file in tokenizerSources where fm.fileExists(atPath: file.path) {
+                    try fm.copyItem(at: file, to: folder.appendingPathComponent(file.lastPathComponent))
+                }
+            }
+        }
+        func checkpoint() throws {
+            record.globalStep = state.globalStep
+            record.optimizerScalars = optimizer.exportState().scalars
+            record.perturbationGenerator = state.perturbationGenerator
+            record.dropoutGenerator = model.dropoutController.generatorState
+            try Checkpointing.save(state, record: record, in: outputDirectory)
+            onEvent(.checkpointSaved(outputDirectory))
+        }
+
+        let trainer = Trainer(state: state, method: method, accumulationSteps: config.gradientAccumulationSteps,
+                              evaluationBatches: devBatches, evaluationInterval: config.evalSteps,
+                              metrics: { (try? dev.metrics($0)) ?? [:] })
+        var lastMetrics: [String: Double] = [:]
+        var lastEvaluationStep = -1
+        var failure: Error?
+        var interrupted = false
+        func handleEvaluation(_ result: EvaluationResult) -> TrainingControl {
+            lastMetrics = result.metrics
+            lastEvaluationStep = result.step
+            let value = result.metrics[task.mainMetric] ?? -Double.infinity
+            let isBest = record.bestMetric.map { value > $0 } ?? true
+            var line: [String: Any] = ["type": "eval", "step": result.step, "epoch": result.epoch, "loss": Double(result.loss)]
+            for (k, v) in result.metrics { line[k] = v }
+            metricsLog.append(line)
+            onEvent(.evaluation(result, mainMetric: task.mainMetric, isBest: isBest))
+            do {
+                if isBest {
+                    record.bestMetric = value
+                    record.bestStep = result.step
+                    try saveModel("best")
+                }
+                try checkpoint()
+            } catch { failure = error; return .stop }
+            return .proceed
+        }
+        let completed = trainer.run(totalSteps: totalSteps, epochBatches: { train.batches(epoch: $0) }) { event in
+            if shouldStop() { interrupted = true; return .stop }
+            switch event {
+            case .step(let progress):
+                metricsLog.append(["type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
+                                   "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond])
+                onEvent(.step(progress))
+            case .evaluation(let result):
+                if handleEvaluation(result) == .stop { return .stop }
+            case .epochEnd:
+                break
+            }
+            if shouldStop() { interrupted = true; return .stop }
+            return .proceed
+        }
+        if let failure { throw failure }
+        if !completed || interrupted {
+            try checkpoint()
+        } else {
+            if lastEvaluationStep != state.globalStep, let result = trainer.evaluateNow(epoch: -1) {
+                _ = handleEvaluation(result)
+                if let failure { throw failure }
+            }
+            try saveModel("final")
+            try checkpoint()
+            try? TrainingCurves.write(metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                                      mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+        }
+        let summary = RunSummary(task: task.name, method: method.name, seed: config.seed, steps: state.globalStep,
+                                 interrupted: !completed || interrupted, wallSeconds: Date().timeIntervalSince(start),
+                                 mainMetric: task.mainMetric, bestMetric: record.bestMetric, bestStep: record.bestStep,
+                                 finalMetrics: lastMetrics)
+        if !summary.interrupted {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        }
+        onEvent(.finished(summary))
+        return summary
+    }
+}
+
+/// Appends JSON lines (flushed per line).
+final class MetricsLog {
+    let url: URL
+    init(url: URL) { self.url = url }
+
+    func append(_ object: [String: Any]) {
+        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        data.append(0x0A)
+        if let handle = try? FileHandle(forWritingTo: url) {
+            handle.seekToEndOfFile()
+            handle.write(data)
+            try? handle.close()
+        } else {
+            try? data.write(to: url)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+// The resolved configuration of a fine-tuning run: HF run_glue's vocabulary plus the adversarial
+// method's flags. Keys in JSON are the CLI flags in kebab-case (`--config file.json` uses them too).
+import Foundation
+
+public enum MethodName: String, Codable, CaseIterable, Sendable {
+    case vanilla, freelb, pgd, freeat, yopo
+}
+
+public struct RunConfiguration: Codable, Equatable {
+    public var model: String = ""
+    public var task: String = ""
+    public var dataDir: String = ""
+    public var outputDir: String = ""
+    public var maxSeqLength: Int = 128
+    public var learningRate: Double = 2e-5
+    public var batchSize: Int = 32
+    public var evalBatchSize: Int = 64
+    public var gradientAccumulationSteps: Int = 1
+    public var epochs: Double = 3
+    public var maxSteps: Int? = nil
+    public var warmupRatio: Double = 0
+    public var warmupSteps: Int? = nil
+    public var weightDecay: Double = 0.01
+    public var adamEpsilon: Double = 1e-8
+    public var maxGradNorm: Double = 1
+    public var seed: UInt64 = 42
+    /// Evaluate (and checkpoint) every N steps; nil: every epoch.
+    public var evalSteps: Int? = nil
+    public var method: MethodName = .freelb
+    /// FreeLB: K passes; PGD: ascent steps; FreeAT: replays m; YOPO: outer steps K.
+    public var advSteps: Int = 3
+    public var advLr: Double = 0.1
+    public var advInitMag: Double = 0
+    public var advMaxNorm: Double = 0
+    public var advNorm: PerturbationNorm = .l2
+    public var reuseDropoutMask: Bool = true
+    public var advBeginStep: Int = 0
+    public var advCleanPass: Bool = false
+    public var yopoInnerSteps: Int = 3
+    /// Use only the first N training / dev examples (quick runs).
+    public var trainLimit: Int? = nil
+    public var evalLimit: Int? = nil
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case model, task, seed, method, epochs
+        case dataDir = "data-dir", outputDir = "output-dir", maxSeqLength = "max-seq-length", learningRate = "learning-rate"
+        case batchSize = "batch-size", evalBatchSize = "eval-batch-size"
+        case gradientAccumulationSteps = "gradient-accumulation-steps", maxSteps = "max-steps", warmupRatio = "warmup-ratio"
+        case warmupSteps = "warmup-steps", weightDecay = "weight-decay", adamEpsilon = "adam-epsilon", maxGradNorm = "max-grad-norm"
+        case evalSteps = "eval-steps", advSteps = "adv-steps", advLr = "adv-lr", advInitMag = "adv-init-mag"
+        case advMaxNorm = "adv-max-norm", advNorm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
+        case advBeginStep = "adv-begin-step", advCleanPass = "adv-clean-pass", yopoInnerSteps = "yopo-inner-steps"
+        case trainLimit = "train-limit", evalLimit = "eval-limit"
+    }
+
+    /// Decodes a partial JSON object: absent keys keep the current values.
+    public func merging(json data: Data, file: String) throws -> RunConfiguration {
+        guard let object = try? JSONSerialization.jsonObject(with: data), var dict = object as? [String: Any] else {
+            throw RunError("\(file): not a JSON object")
+        }
+        let known = Set(CodingKeys.allKeys)
+        if let unknown = dict.keys.first(where: { !known.contains($0) }) {
+            throw RunError("\(file): field '\(unknown)': unknown setting (settings use the CLI flag names, e.g. \"learning-rate\")")
+        }
+        let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
+        for (key, value) in current where dict[key] == nil { dict[key] = value }
+        do {
+            return try JSONDecoder().decode(RunConfiguration.self, from: JSONSerialization.data(withJSONObject: dict))
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            throw RunError("\(file): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': expected \(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw RunError("\(file): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        }
+    }
+
+    /// A stable text form (for the run folder and for detecting a changed configuration on resume).
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Published hyper-parameters (spec §9, RoBERTa-large, fairseq scripts, K = passes).
+    public static let presets: [String: (alpha: Double, epsilon: Double, mu: Double, passes: Int, lr: Double, batch: Int)] = [
+        "mnli": (0.1, 0.3, 0.1, 3, 1e-5, 33), "qnli": (0.075, 0.15, 0.15, 3, 1e-5, 32),
+        "qqp": (0.2, 0.7, 0.32, 3, 1e-5, 32), "sst2": (0.1, 0.6, 1.0, 3, 1e-5, 32),
+        "cola": (0.025, 0.3, 0.4, 4, 1e-5, 16), "mrpc": (0.04, 0.4, 0.64, 4, 5e-6, 16),
+        "stsb": (0.1, 0.28, 0.16, 4, 2e-5, 16), "rte": (0.06, 0.14, 0.16, 4, 1e-5, 16),
+    ]
+
+    /// Applies a preset (FreeLB, L2, K passes).
+    public mutating func applyPreset(_ name: String) throws {
+        let key = name.lowercased().replacingOccurrences(of: "-", with: "")
+        guard let p = Self.presets[key] else {
+            throw RunError("--preset \(name): unknown (available: \(Self.presets.keys.sorted().joined(separator: ", ")))")
+        }
+        method = .freelb
+        advNorm = .l2
+        advLr = p.alpha
+        advMaxNorm = p.epsilon
+        advInitMag = p.mu
+        advSteps = p.passes
+        learningRate = p.lr
+        batchSize = p.batch
+    }
+
+    /// The training step this configuration describes.
+    public func makeMethod() -> TrainingStep {
+        let perturbation = PerturbationConfig(norm: advNorm, initMagnitude: Float(advInitMag), maxNorm: Float(advMaxNorm),
+                                              stepSize: Float(advLr))
+        switch method {
+        case .vanilla: return VanillaStep()
+        case .freelb: return FreeLBStep(perturbation: perturbation, passes: advSteps, reuseDropoutMask: reuseDropoutMask,
+                                        beginStep: advBeginStep, cleanPass: advCleanPass)
+        case .pgd: return PGDStep(perturbation: perturbation, ascentSteps: advSteps, reuseDropoutMask: reuseDropoutMask)
+        case .freeat: return FreeATStep(perturbation: perturbation, replays: advSteps)
+        case .yopo: return YOPOStep(perturbation: perturbation, outerSteps: advSteps, innerSteps: yopoInnerSteps,
+                                    reuseDropoutMask: reuseDropoutMask)
+        }
+    }
+
+    /// Checks values a user can get wrong.
+    public func validate() throws {
+        if model.isEmpty { throw RunError("--model is required (a folder or a Hugging Face model id)") }
+        if task.isEmpty { throw RunError("--task is required") }
+        if outputDir.isEmpty { throw RunError("--output-dir is required") }
+        if batchSize <= 0 { throw RunError("--batch-size must be positive, got \(batchSize)") }
+        if gradientAccumulationSteps <= 0 { throw RunError("--gradient-accumulation-steps must be positive") }
+        if maxSeqLength < 4 { throw RunError("--max-seq-length must be at least 4, got \(maxSeqLength)") }
+        if advSteps < 1 { throw RunError("--adv-steps must be at least 1, got \(advSteps)") }
+        if method == .yopo && advInitMag <= 0 { throw RunError("--method yopo needs --adv-init-mag > 0") }
+        if !(0...1).contains(warmupRatio) { throw RunError("--warmup-ratio must be in [0, 1], got \(warmupRatio)") }
+    }
+}
+
+extension RunConfiguration.CodingKeys: CaseIterable {
+    static var allKeys: [String] { allCases.map(\.stringValue) }
+}
+
+public struct RunError: Error, CustomStringConvertible, LocalizedError {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+    public var errorDescription: String? { description }
+}

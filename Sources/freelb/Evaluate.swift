@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import FreeLB
+import FreeLBData
+import FreeLBModels
+import FreeLBTokenizers
+
+/// Options shared by commands that run a trained model over a split.
+struct ModelAndData: ParsableArguments {
+    @Option(help: "A model folder (e.g. RUN/best or RUN/final), a run folder (uses its best/), or a Hub id.")
+    var model: String
+    @Option(help: "Task name (see `freelb train --help`).") var task: String
+    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String = "data"
+    @Option(help: "Maximum tokens per sequence. (default: 128)") var maxSeqLength: Int = 128
+    @Option(help: "Examples per batch. (default: 64)") var batchSize: Int = 64
+    @Option(help: "Use only the first N examples.") var limit: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+
+    /// A run folder stands for its best model.
+    var modelLocation: String {
+        let best = URL(fileURLWithPath: model).appendingPathComponent("best")
+        return FileManager.default.fileExists(atPath: best.appendingPathComponent("config.json").path) ? best.path : model
+    }
+
+    func load(split: Split) throws -> (TransformerClassifier, TaskSplit) {
+        configureThreads(threads)
+        let spec = try TaskRegistry.task(named: task)
+        let (model, directory) = try TransformerClassifier.load(modelLocation, kind: spec.type.modelKind,
+                                                                numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
+        let tokenizer = try loadTokenizer(directory: directory)
+        let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir), tokenizer: tokenizer,
+                                 maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
+        for batch in data.orderedBatches { try model.validate(batch.input) }
+        return (model, data)
+    }
+}
+
+extension Split: ExpressibleByArgument {}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Report a task's metrics on a labelled split (JSON on stdout).")
+
+    @OptionGroup var options: ModelAndData
+    @Option(help: "train | dev | devMismatched. (default: dev)") var split: Split = .dev
+
+    func run() throws {
+        do {
+            let (model, data) = try options.load(split: split)
+            let (logits, loss) = FreeLB.evaluate(model, batches: data.orderedBatches)
+            var report: [String: Any] = ["task": data.task.name, "split": split.rawValue, "examples": data.count,
+                                         "loss": Double(loss), "main_metric": data.task.mainMetric]
+            for (k, v) in try data.metrics(logits) { report[k] = v }
+            let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+        } catch { fail(error) }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write GLUE submission files (index, prediction as a label name; STS-B clipped to [0, 5]).")
+
+    @OptionGroup var options: ModelAndData
+    @Option(help: "test | testMismatched | dev. (default: test)") var split: Split = .test
+    @Option(help: "Folder for the submission file.") var outputDir: String
+
+    func run() throws {
+        do {
+            let (model, data) = try options.load(split: split)
+            let (logits, _) = FreeLB.evaluate(model, batches: data.orderedBatches)
+            let (classes, scores) = data.predictions(logits)
+            let folder = URL(fileURLWithPath: outputDir)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let file: URL
+            if let scores {
+                file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, scores: scores.map(Double.init), to: folder)
+            } else {
+                file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, predictions: classes ?? [], to: folder)
+            }
+            print(file.path)
+        } catch { fail(error) }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import FreeLB
+
+struct Experiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a grid of tasks × methods × seeds and write a Table-1-style markdown table of median (std) dev scores.",
+        discussion: """
+            Each cell is a `train` run in OUTPUT/<task>/<method>/seed-<seed>/ with the shared flags. A finished cell \
+            (summary.json present) is skipped and a partial one resumes, so an interrupted grid picks up where it stopped. \
+            Methods: vanilla, freelb, pgd, freeat, yopo, and freelb-noreuse (FreeLB without dropout-mask reuse). \
+            The score of a run is its best dev value of the task's main metric.
+            """)
+
+    @Option(help: "Comma-separated tasks, e.g. rte,mrpc.") var tasks: String
+    @Option(help: "Comma-separated methods, e.g. vanilla,pgd,freeat,freelb,freelb-noreuse.") var methods: String
+    @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
+    @OptionGroup var flags: TrainingFlags
+    @Option(help: "Kernel and BLAS threads.") var threads: Int?
+
+    func run() throws {
+        configureThreads(threads)
+        do {
+            guard let root = flags.outputDir else { throw RunError("--output-dir is required") }
+            let taskList = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let methodList = methods.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let seedList = try seeds.split(separator: ",").map { text -> UInt64 in
+                guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else { throw RunError("--seeds: '\(text)' is not a seed") }
+                return v
+            }
+            Interrupt.install()
+            var cells: [ExperimentCell] = []
+            for task in taskList {
+                for method in methodList {
+                    for seed in seedList {
+                        var config = try flags.resolve()
+                        config.task = task
+                        config.seed = seed
+                        switch method {
+                        case "freelb-noreuse":
+                            config.method = .freelb
+                            config.reuseDropoutMask = false
+                        default:
+                            guard let name = MethodName(rawValue: method) else { throw RunError("--methods: unknown method '\(method)'") }
+                            config.method = name
+                        }
+                        config.outputDir = URL(fileURLWithPath: root).appendingPathComponent("\(task)/\(method)/seed-\(seed)").path
+                        let summaryFile = URL(fileURLWithPath: config.outputDir).appendingPathComponent("summary.json")
+                        let summary: RunSummary
+                        if let data = try? Data(contentsOf: summaryFile), let done = try? JSONDecoder().decode(RunSummary.self, from: data) {
+                            summary = done
+                            emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": true])
+                        } else {
+                            emit(["event": "cell_start", "task": task, "method": method, "seed": seed])
+                            summary = try FineTuningRun(config).run(shouldStop: { Interrupt.requested })
+                            if summary.interrupted { throw ExitCode(130) }
+                            emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": false,
+                                  "score": summary.bestMetric ?? .nan, "wall_seconds": summary.wallSeconds])
+                        }
+                        cells.append(ExperimentCell(task: task, method: method, seed: seed, summary: summary))
+                    }
+                }
+            }
+            let report = ExperimentReport(cells: cells, tasks: taskList, methods: methodList)
+            let folder = URL(fileURLWithPath: root)
+            try report.writeJSON(to: folder.appendingPathComponent("results.json"))
+            try Data(report.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
+            print(report.markdown())
+        } catch let code as ExitCode { throw code } catch { fail(error) }
+    }
+
+    func emit(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,26 @@
+// `freelb`: fine-tune BERT/RoBERTa/ALBERT with FreeLB and its baselines, evaluate, predict,
+// measure robustness and run experiment grids.
+import ArgumentParser
+import Foundation
+import FreeLB
+import FreeLBBLAS
+
+@main
+struct FreeLBCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freelb",
+        abstract: "Adversarial fine-tuning of transformer encoders (FreeLB, PGD, FreeAT, YOPO) on GLUE-style data.",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Robustness.self, Experiment.self],
+        defaultSubcommand: nil)
+}
+
+/// Sets kernel and BLAS threads from --threads or FREELB_NUM_THREADS.
+func configureThreads(_ threads: Int?) {
+    if let threads { ComputeThreads.setCount(threads) } else { ComputeThreads.setCount(ComputeThreads.defaultCount) }
+}
+
+/// Prints an error and exits non-zero, without a stack trace.
+func fail(_ error: Error) -> Never {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    Foundation.exit(1)
+}
