@@ -238,7 +238,8 @@ public struct RobustnessReport: Codable, Equatable, Sendable {
                      "|---|---:|---:|---:|---:|---:|"]
         for s in summaries {
             let name = s.name == anchor ? "\(s.name) (anchor)" : s.name
-            lines.append("| \(name) | \(f(s.increment.median)) | \(f(s.increment.mean)) | \(f(s.increment.std)) | \(f(s.meanCleanLoss)) | \(s.examples) |")
+            let cells = [name, f(s.increment.median), f(s.increment.mean), f(s.increment.std), f(s.meanCleanLoss), "\(s.examples)"]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -524,8 +525,8 @@ public enum RobustnessAnalysis {
 
     // MARK: comparison (Table 5)
 
-    /// Steps 1–4 of spec §10 on dev batches. The anchor's attacks are those of its radius search;
-    /// the other models are attacked at the anchor's radii with `settings`.
+    /// Steps 1–4 of spec §10 on dev batches. Every model is attacked at the anchor's radii with `settings`;
+    /// the anchor's attacks are reused from its radius search (same δ0, same steps) when `settings.earlyStop`.
     public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,
                                batches: [TrainingBatch], searchRadius: Float,
                                settings: AttackSettings = AttackSettings()) throws -> RobustnessReport {
@@ -559,14 +560,16 @@ public enum RobustnessAnalysis {
         let attacked = withRadius.map { kept[$0] }
         let radii = withRadius.compactMap { search[$0]?.radius }
         // 3. every model at the anchor's radii
-        var attacks: [String: [AttackResult]] = [anchor: withRadius.compactMap { search[$0]?.anchorAttack }]
-        for (name, model) in models where name != anchor {
+        // (the search always stops early; without early stop the anchor is attacked again like the others)
+        var attacks: [String: [AttackResult]] = [:]
+        if settings.earlyStop { attacks[anchor] = withRadius.compactMap { search[$0]?.anchorAttack } }
+        for (name, model) in models where attacks[name] == nil {
             attacks[name] = try attack(model, examples: attacked, radii: radii, settings: settings)
         }
         // 4. statistics
         let records = attacked.enumerated().map { j, example in
-            RobustnessReport.ExampleRecord(id: example.id, radius: radii[j],
-                                           attacks: Dictionary(uniqueKeysWithValues: names.compactMap { n in attacks[n].map { (n, $0[j]) } }))
+            let perModel = names.compactMap { n in attacks[n].map { (n, $0[j]) } }
+            return RobustnessReport.ExampleRecord(id: example.id, radius: radii[j], attacks: Dictionary(uniqueKeysWithValues: perModel))
         }
         let summaries = names.map { name -> RobustnessReport.ModelSummary in
             let results = attacks[name] ?? []

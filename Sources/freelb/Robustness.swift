@@ -1,12 +1,65 @@
 import ArgumentParser
 import Foundation
 import FreeLB
+import FreeLBData
+import FreeLBModels
+import FreeLBTokenizers
 
 struct Robustness: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Maximum loss increment inside an L2 ball in word-embedding space (spec §10, paper Table 5).")
+        abstract: "Maximum loss increment inside an L2 ball in word-embedding space (spec §10, paper Table 5).",
+        discussion: """
+            Keeps the dev examples every model classifies correctly, finds each example's radius with the anchor \
+            (the first r of linspace(R, 1e-2, 11) then linspace(9e-3, 1e-4, 11) whose PGD max loss stays ≤ ln 2), \
+            then reports per model the median, mean and std of (max loss − clean loss) at those radii.
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Models as NAME=PATH (a run folder uses its best/), e.g. vanilla=runs/v freelb=runs/f.")
+    var models: [String]
+    @Option(help: "The NAME of the anchor model.") var anchor: String
+    @Option(help: "Task name.") var task: String
+    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String = "data"
+    @Option(help: "train | dev. (default: dev)") var split: Split = .dev
+    @Option(help: "Maximum tokens per sequence. (default: 128)") var maxSeqLength: Int = 128
+    @Option(help: "Use only the first N examples of the split.") var limit: Int?
+    @Option(help: "R, the largest radius of the grid. (default: 1.0)") var radius: Float = 1
+    @Option(help: "PGD steps per attack at most. (default: 2000)") var maxSteps: Int = 2000
+    @Option(help: "PGD step size. (default: 5e-3)") var stepSize: Float = 5e-3
+    @Option(help: "Examples attacked together. (default: 32)") var batchSize: Int = 32
+    @Option(help: "Seed of δ's random start. (default: 0)") var seed: UInt64 = 0
+    @Option(help: "Write the JSON report here.") var output: String?
+    @Option(help: "Kernel and BLAS threads.") var threads: Int?
 
     func run() throws {
-        fail(RunError("robustness: not available yet"))
+        configureThreads(threads)
+        do {
+            let spec = try TaskRegistry.task(named: task)
+            var loaded: [(name: String, model: TransformerClassifier)] = []
+            var tokenizerFolder: URL?
+            for entry in models {
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else { throw RunError("--models: '\(entry)' is not NAME=PATH") }
+                let best = URL(fileURLWithPath: parts[1]).appendingPathComponent("best")
+                let path = FileManager.default.fileExists(atPath: best.appendingPathComponent("config.json").path) ? best.path : parts[1]
+                let (model, folder) = try TransformerClassifier.load(path, kind: spec.type.modelKind,
+                                                                     numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
+                model.eval()
+                loaded.append((parts[0], model))
+                tokenizerFolder = tokenizerFolder ?? folder
+            }
+            guard let tokenizerFolder else { throw RunError("--models: give at least one NAME=PATH") }
+            let tokenizer = try loadTokenizer(directory: tokenizerFolder)
+            let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir), tokenizer: tokenizer,
+                                     maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
+            var settings = AttackSettings()
+            settings.maxSteps = maxSteps
+            settings.stepSize = stepSize
+            settings.batchSize = batchSize
+            settings.seed = seed
+            let report = try RobustnessAnalysis.compare(models: loaded, anchor: anchor, batches: data.orderedBatches,
+                                                        searchRadius: radius, settings: settings)
+            print(report.markdownTable())
+            if let output { try report.write(to: URL(fileURLWithPath: output)) }
+        } catch { fail(error) }
     }
 }

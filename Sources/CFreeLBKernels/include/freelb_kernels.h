@@ -76,8 +76,15 @@ void flb_adamw_step(float *p, const float *g, float *m, float *v, long n, float 
 // threads may fill disjoint ranges by passing their own stream_offset. Dropout: y = x ⊙ mask (flb_mul).
 void flb_bernoulli_mask(uint64_t seed, uint64_t stream_offset, float keep_prob, float scale, float *mask, long n);
 
-// Which kernel variant the CPU got at load time: "avx512", "avx2" or "generic".
+// ---- variants ----
+// Each kernel is built three times from the same source (flb_impl_*.h, included by kernels_avx512.c,
+// kernels_avx2.c, kernels_generic.c with a per-file target); dispatch.c picks one at load time from
+// the CPU. FLB_KERNEL_ISA=avx2|generic in the environment forces a lower one.
+// Which variant is in use: "avx512", "avx2" or "generic".
 const char *flb_kernel_isa(void);
+// Switches every kernel to "avx512", "avx2" or "generic" (NULL: the best the CPU has); returns 0 and
+// changes nothing when the CPU lacks it. Not thread-safe: for tests and benchmarks, before any work.
+int flb_kernel_select_isa(const char *isa);
 
 #ifdef __cplusplus
 }

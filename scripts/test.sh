@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set-up (apt packages, MiniLM checkpoint), build, and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+set -euo pipefail
+swift build --build-tests
+swift test --skip-build "$@"
