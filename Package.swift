@@ -57,7 +57,7 @@ let package = Package(
             name: "freelb",
             dependencies: ["FreeLB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
-        .executableTarget(name: "freelb-bench", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
+        .executableTarget(name: "freelb-bench", dependencies: ["FreeLB", "FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
 
         .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels", "FreeLBBLAS"]),
         .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"]),

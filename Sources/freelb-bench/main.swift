@@ -8,6 +8,11 @@ let benchUsage = """
     subcommands:
       kernels   GEMM GFLOP/s at transformer shapes (vs numpy when python3 + numpy are on PATH),
                 GB/s of the GELU / softmax / LayerNorm / dropout-mask C kernels on 1 and N threads
+      step      full training steps (vanilla, FreeLB-K, PGD, FreeAT, YOPO) of an all-MiniLM-L6-v2-sized
+                model, with the PyTorch peer (../shared/bench/torch_baseline.py) in the same run when
+                python3 has torch + transformers (FREELB_TORCH_PYTHON picks the interpreter)
+    options (step): --batch 32 --seq 128 --steps 5 --warmup 1 --threads N --methods vanilla,freelb
+                    --adv-steps 3 --no-dropout --model-dir DIR --no-peer --peer-script PATH --json
     options (kernels):
       --json        one JSON object per measurement instead of a table
       --reps N      timed repetitions per measurement (median reported; default 7)
@@ -23,6 +28,13 @@ case "kernels":
     do {
         let options = try KernelBenchOptions(arguments: arguments)
         runKernelBench(options)
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n\(benchUsage)\n".utf8))
+        exit(2)
+    }
+case "step":
+    do {
+        try runStepBench(try StepBenchOptions(arguments: arguments))
     } catch {
         FileHandle.standardError.write(Data("error: \(error)\n\(benchUsage)\n".utf8))
         exit(2)

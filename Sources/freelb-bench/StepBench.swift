@@ -1,0 +1,210 @@
+// `freelb-bench step`: full training steps of an all-MiniLM-L6-v2-sized BERT, as the PyTorch peer
+// (../shared/bench/torch_baseline.py) measures them, and the peer itself in the same invocation
+// when python3 with torch + transformers is available.
+import Foundation
+import FreeLB
+import FreeLBBLAS
+import FreeLBModels
+import FreeLBNN
+import FreeLBTensor
+
+struct StepBenchOptions {
+    var batch = 32, seq = 128, steps = 5, warmup = 1, threads = ComputeThreads.defaultCount
+    var methods: [String] = ["vanilla", "freelb"]
+    var advSteps = 3
+    var dropout = true
+    var modelDir: String?
+    var peer = true
+    var peerScript = "../shared/bench/torch_baseline.py"
+    var python = ProcessInfo.processInfo.environment["FREELB_TORCH_PYTHON"] ?? "python3"
+    var json = false
+
+    init(arguments: [String]) throws {
+        var i = 0
+        func value() throws -> String {
+            i += 1
+            guard i < arguments.count else { throw RunError("\(arguments[i - 1]) needs a value") }
+            return arguments[i]
+        }
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--batch": batch = Int(try value()) ?? batch
+            case "--seq": seq = Int(try value()) ?? seq
+            case "--steps": steps = Int(try value()) ?? steps
+            case "--warmup": warmup = Int(try value()) ?? warmup
+            case "--threads": threads = Int(try value()) ?? threads
+            case "--methods": methods = try value().split(separator: ",").map(String.init)
+            case "--adv-steps": advSteps = Int(try value()) ?? advSteps
+            case "--no-dropout": dropout = false
+            case "--model-dir": modelDir = try value()
+            case "--no-peer": peer = false
+            case "--peer-script": peerScript = try value()
+            case "--python": python = try value()
+            case "--json": json = true
+            default: throw RunError("unknown option \(arguments[i])")
+            }
+            i += 1
+        }
+    }
+}
+
+struct StepMeasurement: Codable {
+    var engine: String
+    var method: String
+    var batch: Int
+    var seq: Int
+    var stepMedian: Double
+    var stepMin: Double
+    var tokensPerSecond: Double
+    var mfu: Double
+    var peakRSSMiB: Double
+    var evalTokensPerSecond: Double?
+}
+
+/// MiniLM-L6 configuration (6 layers, 384 wide, 12 heads, FFN 1536, vocab 30522).
+func miniLMConfiguration(dropout: Bool) -> ModelConfiguration {
+    ModelConfiguration(vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 6, numAttentionHeads: 12, intermediateSize: 1536,
+                       hiddenDropoutProb: dropout ? 0.1 : 0, attentionProbsDropoutProb: dropout ? 0.1 : 0,
+                       maxPositionEmbeddings: 512, numLabels: 2)
+}
+
+/// Forward FLOPs as the peer counts them: 2·B·S·P + L·4·B·S²·H + 2·B·(H² + H·C), P = L·(4H² + 2HI).
+func forwardFLOPs(_ c: ModelConfiguration, batch: Int, seq: Int) -> Double {
+    let (b, s, h, l, i) = (Double(batch), Double(seq), Double(c.hiddenSize), Double(c.numHiddenLayers), Double(c.intermediateSize))
+    let p = l * (4 * h * h + 2 * h * i)
+    return 2 * b * s * p + l * 4 * b * s * s * h + 2 * b * (h * h + h * 2)
+}
+
+/// Best of `reps` 2048³ sgemm, in GFLOP/s.
+func gemmPeak(reps: Int = 10) -> Double {
+    let n = 2048
+    let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n]), c = Tensor(zeros: [n, n])
+    var best = 0.0
+    for _ in 0..<reps {
+        let t = Date()
+        BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+        best = max(best, 2 * pow(Double(n), 3) / Date().timeIntervalSince(t) / 1e9)
+    }
+    return best
+}
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func runStepBench(_ options: StepBenchOptions) throws {
+    ComputeThreads.setCount(options.threads)
+    let peakBefore = gemmPeak()
+    var results: [StepMeasurement] = []
+    for methodName in options.methods {
+        let config = miniLMConfiguration(dropout: options.dropout)
+        let model: TransformerClassifier
+        if let dir = options.modelDir {
+            model = try TransformerClassifier.load(dir, kind: .classification, numLabels: 2).model
+        } else {
+            model = TransformerClassifier(config: config, kind: .classification, seed: 0)
+            model.initializeWeights(seed: 0)
+            model.prepareParameters()
+        }
+        if options.dropout { model.train() } else { model.eval() }
+        var generator = SeededGenerator(seed: 0)
+        let count = options.batch * options.seq
+        let ids = (0..<count).map { _ in Int32(1000 + generator.next() % 29000) }
+        let labels = (0..<options.batch).map { _ in Int32(generator.next() % 2) }
+        let batch = TrainingBatch(input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
+        let state = TrainingState(model: model, optimizer: AdamW(learningRate: 2e-5), maxGradNorm: 1, seed: 0)
+        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1)
+        let method: TrainingStep
+        let k = options.advSteps
+        var multiplier = 3.0
+        switch methodName {
+        case "vanilla": method = VanillaStep()
+        case "freelb": method = FreeLBStep(perturbation: perturbation, passes: k); multiplier = 3 * Double(k)
+        case "pgd": method = PGDStep(perturbation: perturbation, ascentSteps: k); multiplier = 2 * Double(k) + 3
+        case "freeat": method = FreeATStep(perturbation: perturbation, replays: k); multiplier = 3 * Double(k)
+        case "yopo": method = YOPOStep(perturbation: perturbation, outerSteps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
+        default: throw RunError("unknown method \(methodName)")
+        }
+        for _ in 0..<options.warmup { _ = method.step([batch], state: state) }
+        var times: [Double] = []
+        for _ in 0..<options.steps {
+            let t = Date()
+            _ = method.step([batch], state: state)
+            times.append(Date().timeIntervalSince(t))
+        }
+        // Evaluation throughput: no-grad forward passes.
+        model.eval()
+        var evalTimes: [Double] = []
+        for _ in 0..<(options.warmup + 3) {
+            let t = Date()
+            _ = withNoGrad { model(batch.input).logits }
+            evalTimes.append(Date().timeIntervalSince(t))
+        }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let flops = multiplier * forwardFLOPs(config, batch: options.batch, seq: options.seq)
+        let evalMedian = evalTimes.dropFirst(options.warmup).sorted()[1]
+        results.append(StepMeasurement(engine: "swift", method: methodName, batch: options.batch, seq: options.seq,
+                                       stepMedian: median, stepMin: sorted[0], tokensPerSecond: Double(count) / median,
+                                       mfu: flops / median / 1e9 / max(peakBefore, gemmPeak()), peakRSSMiB: peakRSSMiB(),
+                                       evalTokensPerSecond: Double(count) / evalMedian))
+    }
+    var peerResults: [String: [String: Any]] = [:]
+    if options.peer {
+        for methodName in options.methods where ["vanilla", "freelb", "pgd", "freeat"].contains(methodName) {
+            if let r = runPeer(options, method: methodName) { peerResults[methodName] = r }
+        }
+    }
+    print(String(format: "GEMM peak (2048³, best of 10): %.1f GFLOP/s on %d threads", peakBefore, options.threads))
+    print("batch×seq  method   engine   step median  step min  tokens/s  MFU    peak RSS MiB  eval tok/s")
+    for r in results {
+        print(String(format: "%3d×%-5d  %-7@  swift    %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq, r.method as NSString,
+                     r.stepMedian, r.stepMin, r.tokensPerSecond, 100 * r.mfu, r.peakRSSMiB, r.evalTokensPerSecond ?? 0))
+        if let p = peerResults[r.method], let med = p["step_s_median"] as? Double, let mn = p["step_s_min"] as? Double,
+           let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double {
+            let peerEval = p["eval_tokens_per_s"] as? Double
+            print(String(format: "%3d×%-5d  %-7@  pytorch  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq, r.method as NSString,
+                         med, mn, Double(r.batch * r.seq) / med, 100 * mfu, rss, (peerEval.map { String(format: "%.0f", $0) } ?? "–") as NSString))
+            print(String(format: "           ratio swift/pytorch: step %.2f (target ≤ 0.80), RSS %.2f (target ≤ 1)", r.stepMedian / med, r.peakRSSMiB / rss))
+        }
+    }
+    if let vanilla = results.first(where: { $0.method == "vanilla" }) {
+        for r in results where r.method == "freelb" {
+            print(String(format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.advSteps, r.stepMedian / vanilla.stepMedian,
+                         Double(options.advSteps) * 1.05))
+        }
+    }
+    if options.peer && peerResults.isEmpty {
+        print("PyTorch peer not measured: `\(options.python) -c 'import torch, transformers'` failed or \(options.peerScript) is missing.")
+    }
+    if options.json {
+        let encoder = JSONEncoder()
+        for r in results { print("RESULT_JSON " + String(decoding: try encoder.encode(r), as: UTF8.self)) }
+    }
+}
+
+/// Runs the PyTorch peer script with the same configuration; nil when unavailable.
+func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
+    guard FileManager.default.fileExists(atPath: options.peerScript) else { return nil }
+    var arguments = [options.peerScript, "--batch", "\(options.batch)", "--seq", "\(options.seq)", "--method", method,
+                     "--adv-steps", "\(options.advSteps)", "--threads", "\(options.threads)", "--steps", "\(options.steps)",
+                     "--warmup", "\(options.warmup)"]
+    if let dir = options.modelDir { arguments += ["--model-dir", dir] } else { arguments += ["--config", "minilm-l6"] }
+    if !options.dropout { arguments.append("--no-dropout") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [options.python] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("RESULT_JSON ") {
+        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT_JSON ".count).utf8)) as? [String: Any]
+    }
+    return nil
+}
