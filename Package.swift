@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData"]),
         .testTarget(name: "FreeLBModelsTests", dependencies: ["FreeLBModels"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBTests", dependencies: ["FreeLB"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBCLITests", dependencies: ["FreeLB", "freelb"]),
     ],
     swiftLanguageModes: [.v5]
 )

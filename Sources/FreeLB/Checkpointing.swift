@@ -37,7 +37,15 @@ public enum Checkpointing {
     public static func save(_ state: TrainingState, record: TrainerStateRecord, extraFiles: [URL] = [],
                             in runDirectory: URL) throws {
         let fm = FileManager.default
-        let name = "checkpoint-\(record.globalStep)"
+        // A second save at the same step (the end of a run right after an evaluation, or an interruption there)
+        // goes to a fresh name: deleting the published folder first would leave `latest` naming a missing or
+        // half-deleted checkpoint if the process died in between.
+        var name = "checkpoint-\(record.globalStep)"
+        var suffix = 0
+        while fm.fileExists(atPath: runDirectory.appendingPathComponent(name).path) {
+            suffix += 1
+            name = "checkpoint-\(record.globalStep)-\(suffix)"
+        }
         let final = runDirectory.appendingPathComponent(name)
         let partial = runDirectory.appendingPathComponent(name + ".partial")
         try? fm.removeItem(at: partial)
@@ -53,7 +61,6 @@ public enum Checkpointing {
             try fm.copyItem(at: file, to: partial.appendingPathComponent(file.lastPathComponent))
         }
         try syncDirectory(partial)
-        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         try fm.moveItem(at: partial, to: final)
         try syncDirectory(runDirectory)
         try Data(name.utf8).write(to: runDirectory.appendingPathComponent(latestFile), options: .atomic)

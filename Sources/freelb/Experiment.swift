@@ -16,7 +16,7 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated methods, e.g. vanilla,pgd,freeat,freelb,freelb-noreuse.") var methods: String
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads.") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
 
     func run() throws {
         configureThreads(threads)

@@ -28,7 +28,7 @@ struct Robustness: ParsableCommand {
     @Option(help: "Examples attacked together. (default: 32)") var batchSize: Int = 32
     @Option(help: "Seed of δ's random start. (default: 0)") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here.") var output: String?
-    @Option(help: "Kernel and BLAS threads.") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
 
     func run() throws {
         configureThreads(threads)

@@ -10,7 +10,7 @@ struct TrainingFlags: ParsableArguments {
     var model: String?
     @Option(help: "Task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, arc-easy, arc-challenge, commonsenseqa.")
     var task: String?
-    @Option(help: "Folder with the task's files (e.g. glue/RTE/train.tsv). Default: ./data")
+    @Option(help: "Folder with the task's files (e.g. glue/RTE/train.tsv). (default: ./data)")
     var dataDir: String?
     @Option(help: "Run folder (checkpoints, metrics.jsonl, best/ and final/ models). Re-running resumes it.")
     var outputDir: String?
@@ -104,7 +104,7 @@ struct Train: ParsableCommand {
         discussion: """
             Progress: a live bar on a terminal, JSON lines otherwise (or with --json). Ctrl-C saves a resumable \
             checkpoint and exits. The run folder holds run_config.json, metrics.jsonl, training_curves.svg, \
-            best/ and final/ (Hugging Face layout) and checkpoint-<step>/ (exact resume state).
+            best/ and final/ (Hugging Face layout) and checkpoint-<step>[-n]/ (exact resume state, published through the `latest` file).
             """)
 
     @OptionGroup var flags: TrainingFlags
