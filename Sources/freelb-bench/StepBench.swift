@@ -176,6 +176,11 @@ func runStepBench(_ options: StepBenchOptions) throws {
                          Double(options.advSteps) * 1.05))
         }
     }
+    let peerEval = options.peer ? runPeerEvaluation(options) : nil
+    if let swiftEval = results.first?.evalTokensPerSecond, let peerEval {
+        print(String(format: "eval (no-grad forward) tokens/s: swift %.0f, pytorch %.0f, ratio %.2f (target ≥ 1.25)",
+                     swiftEval, peerEval, swiftEval / peerEval))
+    }
     if options.peer && peerResults.isEmpty {
         print("PyTorch peer not measured: `\(options.python) -c 'import torch, transformers'` failed or \(options.peerScript) is missing.")
     }
@@ -205,6 +210,38 @@ func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
     guard process.terminationStatus == 0 else { return nil }
     for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("RESULT_JSON ") {
         return try? JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT_JSON ".count).utf8)) as? [String: Any]
+    }
+    return nil
+}
+
+/// PyTorch's eval-mode, no-grad forward throughput (tokens/s) for the same model shape and batch;
+/// nil when torch/transformers are unavailable. Same random-init MiniLM-L6 shape as the peer script.
+func runPeerEvaluation(_ options: StepBenchOptions) -> Double? {
+    let script = """
+    import sys, time, torch, transformers
+    torch.set_num_threads(\(options.threads)); torch.manual_seed(0)
+    d = sys.argv[1] if len(sys.argv) > 1 else None
+    if d: m = transformers.AutoModelForSequenceClassification.from_pretrained(d, num_labels=2)
+    else: m = transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, num_labels=2))
+    m.eval(); ids = torch.randint(1000, 30000, (\(options.batch), \(options.seq)))
+    ts = []
+    with torch.no_grad():
+        for i in range(\(options.warmup + 3)):
+            t = time.perf_counter(); m(input_ids=ids); ts.append(time.perf_counter() - t)
+    ts = sorted(ts[\(options.warmup):]); print("EVAL_TOKENS_PER_S", \(options.batch * options.seq) / ts[1])
+    """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [options.python, "-c", script] + (options.modelDir.map { [$0] } ?? [])
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("EVAL_TOKENS_PER_S ") {
+        return Double(line.dropFirst("EVAL_TOKENS_PER_S ".count).trimmingCharacters(in: .whitespaces))
     }
     return nil
 }
