@@ -12,6 +12,6 @@ swift build -c release --product freelb
 out="${FREELB_RUN_DIR:-runs/sst2-freelb}"
 .build/release/freelb train --model "$FREELB_MINILM_DIR" --task sst2 --data-dir "$data" --output-dir "$out" \
     --method freelb --adv-steps 3 --adv-lr 0.03 --adv-init-mag 0.05 --adv-max-norm 0.1 \
-    --learning-rate 5e-5 --batch-size 32 --max-seq-length 64 --max-steps 600 --warmup-ratio 0.06 \
-    --eval-steps 150 --seed 42 "$@"
+    --learning-rate 5e-5 --batch-size 32 --max-seq-length 64 --max-steps 300 --warmup-ratio 0.06 \
+    --eval-steps 100 --seed 42 "$@"
 echo "run folder: $out (best/ and final/ load in transformers; metrics.jsonl; training_curves.svg)"

@@ -117,6 +117,48 @@ final class MethodInvariantTests: XCTestCase {
         XCTAssertEqual(train(), train())
     }
 
+    func testCleanPassAddsOnePassAtDeltaZeroFirst() {
+        let model = TinyTask.model(dropout: 0)
+        let s = state(model)
+        let clean = TinyTask.model(dropout: 0)
+        let vanillaLoss = VanillaStep().step([batch], state: state(clean)).passLosses[0]
+        let result = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.3, maxNorm: 0.5, stepSize: 0.1), passes: 2,
+                                cleanPass: true).step([batch], state: s)
+        XCTAssertEqual(result.passLosses.count, 3, "K + 1 passes")
+        XCTAssertEqual(result.passLosses[0], vanillaLoss, "the first pass is clean")
+        XCTAssertNotEqual(result.passLosses[1], vanillaLoss, "μ > 0: the adversarial passes are perturbed")
+    }
+
+    func testAdvBeginStepTrainsVanillaFirst() {
+        let s = state(TinyTask.model())
+        let method = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1), passes: 3, beginStep: 2)
+        XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 0: vanilla")
+        XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 1: vanilla")
+        XCTAssertEqual(method.step([batch], state: s).passLosses.count, 3, "step 2: FreeLB")
+    }
+
+    /// Two micro-batches of 4, each backpropagating loss/2, give the gradients of one batch of 8 (mean loss)
+    /// when δ stays 0 (μ = 0, α = 0): accumulation divides by the number of micro-batches.
+    func testGradientAccumulationMatchesOneLargeBatch() {
+        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, maxNorm: 0, stepSize: 0)
+        func split(_ b: TrainingBatch, _ range: Range<Int>) -> TrainingBatch {
+            let t = b.input.shape[1]
+            let ids = Array(b.input.inputIds[(range.lowerBound * t)..<(range.upperBound * t)])
+            let mask = Array(b.input.attentionMask[(range.lowerBound * t)..<(range.upperBound * t)])
+            guard case .classes(let labels) = b.labels else { fatalError() }
+            return TrainingBatch(input: EncoderInput(inputIds: ids, attentionMask: mask, shape: [range.count, t]),
+                                 labels: .classes(Array(labels[range])))
+        }
+        let one = state(TinyTask.model(dropout: 0)), two = state(TinyTask.model(dropout: 0))
+        one.trace = StepTrace(); two.trace = StepTrace()
+        _ = FreeLBStep(perturbation: config, passes: 2).step([batch], state: one)
+        _ = FreeLBStep(perturbation: config, passes: 2).step([split(batch, 0..<4), split(batch, 4..<8)], state: two)
+        for (name, g) in one.trace!.gradients[0] {
+            let h = two.trace!.gradients[0][name]!
+            for i in g.indices { XCTAssertEqual(g[i], h[i], accuracy: 1e-6, "\(name)[\(i)]") }
+        }
+    }
+
     func testYOPOCheapStepsOnlyTouchDelta() {
         let model = TinyTask.model()
         let s = state(model)
