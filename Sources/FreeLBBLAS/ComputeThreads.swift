@@ -13,15 +13,19 @@ public enum ComputeThreads {
         return ProcessInfo.processInfo.activeProcessorCount
     }()
 
+    /// The engine splits GEMMs over its own threads and keeps BLAS single-threaded, unless
+    /// `FREELB_GEMM_SPLIT=0` asks for BLAS's own threading instead.
+    public static let splitsGEMMs = ProcessInfo.processInfo.environment["FREELB_GEMM_SPLIT"] != "0"
+
     nonisolated(unsafe) public private(set) static var count: Int = {
-        BLAS.setThreadCount(defaultCount)
+        BLAS.setThreadCount(splitsGEMMs ? 1 : defaultCount)
         return defaultCount
     }()
 
-    /// Changes kernel and BLAS threads together.
+    /// Sets the engine's thread count (BLAS gets 1 thread when the engine splits GEMMs itself).
     public static func setCount(_ newCount: Int) {
         count = max(1, newCount)
-        BLAS.setThreadCount(count)
+        BLAS.setThreadCount(splitsGEMMs ? 1 : count)
     }
 
     /// Runs `body(range)` over `0..<total` split into at most `count` contiguous chunks of at least

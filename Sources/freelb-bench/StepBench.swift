@@ -80,6 +80,8 @@ func gemmPeak(reps: Int = 10) -> Double {
     let n = 2048
     let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n]), c = Tensor(zeros: [n, n])
     var best = 0.0
+    BLAS.setThreadCount(ComputeThreads.count)          // the peak of threaded BLAS, as the peer measures it
+    defer { BLAS.setThreadCount(ComputeThreads.splitsGEMMs ? 1 : ComputeThreads.count) }
     for _ in 0..<reps {
         let t = Date()
         BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)

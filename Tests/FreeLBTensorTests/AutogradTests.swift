@@ -75,4 +75,25 @@ final class GEMMTests: XCTestCase {
             }
         }
     }
+
+    /// The row/column split of layer-sized GEMMs over our threads gives what one BLAS call gives
+    /// (each output element is the same dot product; 1e-5 relative covers a different BLAS blocking).
+    func testThreadSplitGEMMEqualsOneCall() {
+        ComputeThreads.setCount(2)
+        for (m, n, k) in [(300, 70, 33), (50, 301, 17)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let a = randomTensor(transA ? [k, m] : [m, k], seed: 4), b = randomTensor(transB ? [n, k] : [k, n], seed: 5)
+                    let start = randomTensor([m, n], seed: 6)
+                    let split = start.detachedCopy(), single = start.detachedCopy()
+                    layerGEMM(transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, split.data, n, accumulate: true)
+                    gemm(transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, single.data, n, accumulate: true)
+                    for i in 0..<(m * n) {
+                        XCTAssertEqual(split.data[i], single.data[i], accuracy: 1e-5 * max(1, abs(single.data[i])), "m\(m) n\(n) tA\(transA) tB\(transB)")
+                    }
+                }
+            }
+        }
+        ComputeThreads.setCount(ComputeThreads.defaultCount)
+    }
 }

@@ -1,6 +1,8 @@
 // Matrix products on BLAS: 2-D matmul, batched matmul and the fused Linear layer op.
 import FreeLBBLAS
 import CFreeLBKernels
+import Dispatch
+import Foundation
 
 @inline(__always)
 func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
@@ -10,10 +12,45 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
 }
 
+/// Layer GEMMs split the rows (or columns) of C over our threads, each a single-threaded BLAS call.
+/// OpenBLAS itself stays on one thread (see `ComputeThreads`): its own workers busy-wait between calls
+/// and would compete with the elementwise kernels for the cores (measured: FreeLB-3 at 32×128 takes
+/// ~12% longer with threaded OpenBLAS).
+func layerGEMM(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+    let threads = ComputeThreads.count
+    guard threads > 1, ComputeThreads.splitsGEMMs, max(m, n) >= 64 * threads else {
+        gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate: accumulate)
+        return
+    }
+    if m >= n {   // split rows of C: rows of op(A)
+        let per = (m + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let r0 = t * per, rows = min(m, r0 + per) - r0
+            guard rows > 0 else { return }
+            let aStart = transA ? a + r0 : a + r0 * lda
+            gemm(transA, transB, rows, n, k, aStart, lda, b, ldb, c + r0 * ldc, ldc, accumulate: accumulate)
+        }
+    } else {      // split columns of C: columns of op(B)
+        let per = (n + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let c0 = t * per, cols = min(n, c0 + per) - c0
+            guard cols > 0 else { return }
+            let bStart = transB ? b + c0 * ldb : b + c0
+            gemm(transA, transB, m, cols, k, a, lda, bStart, ldb, c + c0, ldc, accumulate: accumulate)
+        }
+    }
+}
+
 /// op(A)·op(B) for row-major [M, K] = A or Aᵀ (stored [K, M]) and [K, N] = B or Bᵀ (stored [N, K]).
 func gemmInto(_ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) {
-    gemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
+              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, split: Bool = true) {
+    if !split {   // already inside a parallel region (batched GEMMs)
+        gemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
+        return
+    }
+    layerGEMM(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
 }
 
 extension Tensor {
@@ -57,21 +94,21 @@ extension Tensor {
         let (sa, sb, sc) = (m * k, k * n, m * n)
         let (pa, pb, pc) = (data, other.data, out.data)
         BatchedGEMM.run(batch) { i in
-            gemmInto(GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa, pb + i * sb)
+            gemmInto(GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa, pb + i * sb, split: false)
         }
         return out.record([self, other]) { g, ctx in
             if let s = ctx.slot(self) {
                 BatchedGEMM.run(batch) { i in
                     let d = GradientSlot(pointer: s.pointer + i * sa, overwrite: s.overwrite)
-                    if transposeSelf { gemmInto(d, transposeOther, true, k, m, n, pb + i * sb, g + i * sc) }
-                    else { gemmInto(d, false, !transposeOther, m, k, n, g + i * sc, pb + i * sb) }
+                    if transposeSelf { gemmInto(d, transposeOther, true, k, m, n, pb + i * sb, g + i * sc, split: false) }
+                    else { gemmInto(d, false, !transposeOther, m, k, n, g + i * sc, pb + i * sb, split: false) }
                 }
             }
             if let s = ctx.slot(other) {
                 BatchedGEMM.run(batch) { i in
                     let d = GradientSlot(pointer: s.pointer + i * sb, overwrite: s.overwrite)
-                    if transposeOther { gemmInto(d, true, transposeSelf, n, k, m, g + i * sc, pa + i * sa) }
-                    else { gemmInto(d, !transposeSelf, false, k, n, m, pa + i * sa, g + i * sc) }
+                    if transposeOther { gemmInto(d, true, transposeSelf, n, k, m, g + i * sc, pa + i * sa, split: false) }
+                    else { gemmInto(d, !transposeSelf, false, k, n, m, pa + i * sa, g + i * sc, split: false) }
                 }
             }
         }
@@ -89,9 +126,9 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
         if let bias {   // Y = broadcast(b); Y += X Wᵀ
             for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
-            gemm(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: true)
+            layerGEMM(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: true)
         } else {
-            gemm(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: false)
+            layerGEMM(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: false)
         }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         return out.record(inputs) { g, ctx in
@@ -111,16 +148,13 @@ extension Tensor {
     }
 }
 
-/// Runs many small independent GEMMs: BLAS single-threaded, the batch split over our threads.
+/// Runs many small independent GEMMs (single-threaded BLAS calls), the batch split over our threads.
 enum BatchedGEMM {
     static func run(_ batch: Int, _ body: (Int) -> Void) {
-        let threads = ComputeThreads.count
-        if threads <= 1 || batch < 2 {
+        if ComputeThreads.count <= 1 || batch < 2 {
             for i in 0..<batch { body(i) }
             return
         }
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(threads) }
         ComputeThreads.parallelFor(batch, minChunk: 1) { r in
             for i in r { body(i) }
         }
