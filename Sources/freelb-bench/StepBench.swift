@@ -200,20 +200,25 @@ func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
                      "--warmup", "\(options.warmup)"]
     if let dir = options.modelDir { arguments += ["--model-dir", dir] } else { arguments += ["--config", "minilm-l6"] }
     if !options.dropout { arguments.append("--no-dropout") }
+    guard let output = runPython(options.python, arguments) else { return nil }
+    for line in output.split(separator: "\n") where line.hasPrefix("RESULT_JSON ") {
+        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT_JSON ".count).utf8)) as? [String: Any]
+    }
+    return nil
+}
+
+/// Runs `python arguments…` and returns its stdout, or nil when it cannot start or fails.
+func runPython(_ python: String, _ arguments: [String]) -> String? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [options.python] + arguments
+    process.arguments = [python] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
     do { try process.run() } catch { return nil }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("RESULT_JSON ") {
-        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT_JSON ".count).utf8)) as? [String: Any]
-    }
-    return nil
+    return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
 }
 
 /// PyTorch's eval-mode, no-grad forward throughput (tokens/s) for the same model shape and batch;
@@ -232,17 +237,8 @@ func runPeerEvaluation(_ options: StepBenchOptions) -> Double? {
             t = time.perf_counter(); m(input_ids=ids); ts.append(time.perf_counter() - t)
     ts = sorted(ts[\(options.warmup):]); print("EVAL_TOKENS_PER_S", \(options.batch * options.seq) / ts[1])
     """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [options.python, "-c", script] + (options.modelDir.map { [$0] } ?? [])
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("EVAL_TOKENS_PER_S ") {
+    guard let output = runPython(options.python, ["-c", script] + (options.modelDir.map { [$0] } ?? [])) else { return nil }
+    for line in output.split(separator: "\n") where line.hasPrefix("EVAL_TOKENS_PER_S ") {
         return Double(line.dropFirst("EVAL_TOKENS_PER_S ".count).trimmingCharacters(in: .whitespaces))
     }
     return nil
