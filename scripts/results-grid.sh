@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Issue 8's grid: all-MiniLM-L6-v2 on RTE, MRPC, STS-B, CoLA × vanilla, PGD-3, FreeAT-3, FreeLB-3,
+# FreeLB-3 without dropout-mask reuse × seeds 1, 2, 3. Resumable: rerun the same command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+set -euo pipefail
+swift build -c release --product freelb
+.build/release/freelb experiment --tasks "${TASKS:-rte,mrpc,stsb,cola}" \
+    --methods vanilla,pgd,freeat,freelb,freelb-noreuse --seeds "${SEEDS:-1,2,3}" \
+    --model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --output-dir "${GRID_DIR:-runs/grid}" \
+    --epochs 3 --batch-size 16 --learning-rate 5e-5 --warmup-ratio 0.1 --max-seq-length 128 \
+    --adv-steps 3 --adv-lr 0.03 --adv-init-mag 0.05 --adv-max-norm 0.1 --threads 2 "$@"
