@@ -16,17 +16,18 @@ public struct TrainerStateRecord: Codable, Equatable {
     /// Best value of the main dev metric so far, and its step.
     public var bestMetric: Double?
     public var bestStep: Int?
-    public var configurationHash: String?
+    /// The run configuration (JSON) the checkpoint was trained with.
+    public var configuration: String?
 
     public init(globalStep: Int, optimizerScalars: [String: Double], perturbationGenerator: SeededGenerator,
-                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configurationHash: String? = nil) {
+                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configuration: String? = nil) {
         self.globalStep = globalStep
         self.optimizerScalars = optimizerScalars
         self.perturbationGenerator = perturbationGenerator
         self.dropoutGenerator = dropoutGenerator
         self.bestMetric = bestMetric
         self.bestStep = bestStep
-        self.configurationHash = configurationHash
+        self.configuration = configuration
     }
 }
 

@@ -78,10 +78,12 @@ public final class FineTuningRun {
         let method = config.makeMethod()
 
         var record = TrainerStateRecord(globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
-                                        dropoutGenerator: model.dropoutController.generatorState, configurationHash: config.json)
+                                        dropoutGenerator: model.dropoutController.generatorState, configuration: config.json)
         var resumedFrom: Int? = nil
         if let checkpoint = Checkpointing.latest(in: outputDirectory) {
             record = try Checkpointing.restore(state, from: checkpoint)
+            try Self.checkResumable(stored: record.configuration, current: config, folder: outputDirectory)
+            record.configuration = config.json
             resumedFrom = record.globalStep
         } else {
             try Data(config.json.utf8).write(to: outputDirectory.appendingPathComponent("run_config.json"), options: .atomic)
@@ -173,6 +175,25 @@ public final class FineTuningRun {
         }
         onEvent(.finished(summary))
         return summary
+    }
+}
+
+extension FineTuningRun {
+    /// Settings that may change when a run is resumed: how long it trains, how often it evaluates,
+    /// where the files are. Anything else would silently mix two different trainings.
+    static let resumeMutableKeys: Set<String> = ["max-steps", "epochs", "eval-steps", "output-dir", "data-dir",
+                                                  "eval-limit", "eval-batch-size"]
+
+    static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
+        guard let stored, let old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
+              let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any] else { return }
+        let changed = Set(old.keys).union(new.keys).subtracting(resumeMutableKeys).filter { key in
+            !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
+        }.sorted()
+        if !changed.isEmpty {
+            throw RunError("\(folder.path) holds a run trained with different settings (\(changed.map { "--" + $0 }.joined(separator: ", "))); "
+                           + "resume it with the same settings, or pass a new --output-dir")
+        }
     }
 }
 

@@ -78,12 +78,6 @@ public final class BufferCache: @unchecked Sendable {
     }
 }
 
-/// Errors raised for misuse that a caller can recover from (shape mismatches on user data).
-public struct TensorError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 @inline(__always)
 func shapeCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
                 file: StaticString = #fileID, line: UInt = #line) {

@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+@testable import FreeLB
+
+final class RunConfigurationTests: XCTestCase {
+    func testConfigFileOverridesDefaultsAndRejectsUnknownOrMistypedFields() throws {
+        let base = RunConfiguration()
+        let merged = try base.merging(json: Data(#"{"learning-rate": 3e-5, "adv-norm": "linf", "method": "pgd"}"#.utf8), file: "c.json")
+        XCTAssertEqual(merged.learningRate, 3e-5)
+        XCTAssertEqual(merged.advNorm, .linf)
+        XCTAssertEqual(merged.method, .pgd)
+        XCTAssertEqual(merged.batchSize, base.batchSize, "absent keys keep their values")
+        XCTAssertThrowsError(try base.merging(json: Data(#"{"learning_rate": 1}"#.utf8), file: "c.json")) { error in
+            XCTAssertTrue("\(error)".contains("c.json") && "\(error)".contains("learning_rate"), "\(error)")
+        }
+        XCTAssertThrowsError(try base.merging(json: Data(#"{"batch-size": "16"}"#.utf8), file: "c.json")) { error in
+            XCTAssertTrue("\(error)".contains("batch-size"), "\(error)")
+        }
+    }
+
+    func testPresetsFollowTheSpecTable() throws {
+        var c = RunConfiguration()
+        try c.applyPreset("RTE")
+        XCTAssertEqual([c.advLr, c.advMaxNorm, c.advInitMag, c.learningRate], [0.06, 0.14, 0.16, 1e-5])
+        XCTAssertEqual([c.advSteps, c.batchSize], [4, 16])
+        XCTAssertEqual(c.method, .freelb)
+        XCTAssertThrowsError(try c.applyPreset("imdb"))
+    }
+
+    func testResumingWithDifferentTrainingSettingsIsRefused() throws {
+        var a = RunConfiguration()
+        a.model = "m"; a.task = "rte"; a.outputDir = "/tmp/x"
+        var longer = a
+        longer.maxSteps = 100
+        longer.evalSteps = 10
+        XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: a.json, current: longer, folder: URL(fileURLWithPath: "/tmp/x")),
+                         "training longer or evaluating more often is a resume")
+        var changed = a
+        changed.advLr = 0.5
+        XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: a.json, current: changed, folder: URL(fileURLWithPath: "/tmp/x"))) {
+            XCTAssertTrue("\($0)".contains("--adv-lr"), "\($0)")
+        }
+    }
+}
