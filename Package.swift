@@ -66,8 +66,9 @@ let package = Package(
         .testTarget(name: "FreeLBHubTests", dependencies: ["FreeLBHub"]),
         .testTarget(name: "FreeLBTokenizersTests", dependencies: ["FreeLBTokenizers"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData"]),
-        .testTarget(name: "FreeLBModelsTests", dependencies: ["FreeLBModels"], resources: [.copy("Resources")]),
-        .testTarget(name: "FreeLBTests", dependencies: ["FreeLB"], resources: [.copy("Resources")]),
+        .target(name: "FreeLBTestSupport", path: "Tests/FreeLBTestSupport"),
+        .testTarget(name: "FreeLBModelsTests", dependencies: ["FreeLBModels", "FreeLBTestSupport"], resources: [.copy("Resources")]),
+        .testTarget(name: "FreeLBTests", dependencies: ["FreeLB", "FreeLBTestSupport"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBCLITests", dependencies: ["FreeLB", "freelb"]),
     ],
     swiftLanguageModes: [.v5]

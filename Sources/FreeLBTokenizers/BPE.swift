@@ -17,13 +17,7 @@ public struct BPE: Sendable {
                 ignoreMerges: Bool = false, path: String = "<memory>") throws {
         let vocab = Dictionary(entries, uniquingKeysWith: { $1 })
         self.vocab = vocab
-        let size = (entries.map { Int($0.1) }.max() ?? -1) + 1
-        var names = Array(repeating: "", count: size)
-        var trie = ByteTrie()
-        for (token, id) in entries {
-            names[Int(id)] = token
-            trie.insert(token.utf8, id: id)
-        }
+        let (names, trie) = ByteTrie.tokenTable(entries)
         self.idToToken = names
         self.trie = trie
         func lookup(_ token: String) -> Int32? { trie.exact(token.utf8) }

@@ -93,13 +93,7 @@ public struct WordPiece: Sendable {
         self.unkId = unk
         self.continuingSubwordPrefix = continuingSubwordPrefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
-        let size = (entries.map { Int($0.1) }.max() ?? -1) + 1
-        var names = Array(repeating: "", count: size)
-        var trie = ByteTrie()
-        for (token, id) in entries {
-            names[Int(id)] = token
-            trie.insert(token.utf8, id: id)
-        }
+        let (names, trie) = ByteTrie.tokenTable(entries)
         self.idToToken = names
         self.trie = trie
         self.continuationNode = trie.walk(continuingSubwordPrefix.utf8)
@@ -156,5 +150,19 @@ public struct WordPiece: Sendable {
         bytes.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
         bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
         bytes.append(UInt8(0x80 | (v & 0x3F)))
+    }
+}
+
+extension ByteTrie {
+    /// The id → token array and the byte trie of a vocabulary given as (token, id) pairs.
+    static func tokenTable(_ entries: [(String, Int32)]) -> (idToToken: [String], trie: ByteTrie) {
+        let size = (entries.map { Int($0.1) }.max() ?? -1) + 1
+        var names = Array(repeating: "", count: size)
+        var trie = ByteTrie()
+        for (token, id) in entries {
+            names[Int(id)] = token
+            trie.insert(token.utf8, id: id)
+        }
+        return (names, trie)
     }
 }

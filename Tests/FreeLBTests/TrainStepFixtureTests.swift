@@ -5,6 +5,7 @@ import FreeLBModels
 import FreeLBNN
 import FreeLBSafetensors
 import FreeLBTensor
+import FreeLBTestSupport
 
 /// One training step of every method against PyTorch (../shared/fixtures/tiny-bert/train_steps, README §3).
 /// Tolerances from that README: SGD results agree with float32 torch to ≤ 1.3e-7 (params), 1e-6 (grads),
@@ -112,33 +113,5 @@ final class TrainStepFixtureTests: XCTestCase {
         for (name, p) in model.namedParameters() {
             assertClose(p.scalars, try golden.floats("param." + name), atol: 1e-6, rtol: 0, "AdamW param.\(name)")
         }
-    }
-}
-
-func flatten(_ value: Any) -> (values: [Int32], shape: [Int]) {
-    if let array = value as? [Any] {
-        var values: [Int32] = []
-        var inner: [Int] = []
-        for element in array {
-            let (v, s) = flatten(element)
-            values += v
-            inner = s
-        }
-        return (values, [array.count] + inner)
-    }
-    return ([Int32((value as! NSNumber).intValue)], [])
-}
-
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float, rtol: Float, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.count, expected.count, "\(what): element count", file: file, line: line)
-    var worst: Float = 0, worstIndex = 0
-    for i in 0..<min(actual.count, expected.count) {
-        let excess = abs(actual[i] - expected[i]) - rtol * abs(expected[i])
-        if excess > worst { worst = excess; worstIndex = i }
-    }
-    if worst > atol {
-        XCTFail("\(what): index \(worstIndex) got \(actual[worstIndex]), expected \(expected[worstIndex]) (excess \(worst) > atol \(atol))",
-                file: file, line: line)
     }
 }
