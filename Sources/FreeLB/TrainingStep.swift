@@ -53,6 +53,13 @@ public final class TrainingState {
         optimizer.step(parameters)
     }
 
+    /// The end of a batch for methods with one update: schedule, clip, step, advance the schedule.
+    func updateOnce() {
+        applySchedule()
+        optimizerStep()
+        globalStep += 1
+    }
+
     /// δ0 for a micro-batch.
     func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
         if let override = initialPerturbationOverride { return override(input) }

@@ -59,9 +59,7 @@ public struct FreeLBStep: TrainingStep {
                 delta = Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation)
             }
         }
-        state.applySchedule()
-        state.optimizerStep()                                           // ONE parameter update per batch
-        state.globalStep += 1
+        state.updateOnce()                                              // ONE parameter update per batch
         return StepResult(passLosses: losses)
     }
 }

@@ -45,9 +45,7 @@ public struct PGDStep: TrainingStep {
             state.trace?.losses.append(loss.item)
             loss.scaled(by: 1 / Float(microBatches.count)).backward()
         }
-        state.applySchedule()
-        state.optimizerStep()
-        state.globalStep += 1
+        state.updateOnce()
         return StepResult(passLosses: losses)
     }
 }

@@ -15,9 +15,7 @@ public struct VanillaStep: TrainingStep {
             model.dropoutController.beginBatch()
             losses.append(Self.cleanPass(batch, model: model, scale: 1 / Float(microBatches.count), trace: state.trace))
         }
-        state.applySchedule()
-        state.optimizerStep()
-        state.globalStep += 1
+        state.updateOnce()
         return StepResult(passLosses: losses)
     }
 

@@ -50,9 +50,7 @@ public struct YOPOStep: TrainingStep {
                 }
             }
         }
-        state.applySchedule()
-        state.optimizerStep()
-        state.globalStep += 1
+        state.updateOnce()
         return StepResult(passLosses: losses)
     }
 
