@@ -18,11 +18,14 @@ public struct ExperimentReport: Codable {
     public var cells: [ExperimentCell]
     public var tasks: [String]
     public var methods: [String]
+    /// The seeds the grid asked for (a cell with fewer finished runs says how many it has).
+    public var seeds: [UInt64]?
 
-    public init(cells: [ExperimentCell], tasks: [String], methods: [String]) {
+    public init(cells: [ExperimentCell], tasks: [String], methods: [String], seeds: [UInt64]? = nil) {
         self.cells = cells
         self.tasks = tasks
         self.methods = methods
+        self.seeds = seeds
     }
 
     /// Scores (×100) of one task and method, in seed order.
@@ -43,19 +46,39 @@ public struct ExperimentReport: Codable {
         return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
     }
 
+    /// Wall-clock minutes of the finished runs of one task and method, in seed order.
+    public func minutes(task: String, method: String) -> [Double] {
+        cells.filter { $0.task == task && $0.method == method }.map { $0.summary.wallSeconds / 60 }
+    }
+
+    /// The scores table (median (std) ×100; "n=k" where fewer seeds than asked have finished),
+    /// then the median wall time per run.
     public func markdown() -> String {
-        var lines = ["| method | " + tasks.joined(separator: " | ") + " |",
-                     "|---|" + tasks.map { _ in "---|" }.joined()]
+        let header = ["| method | " + tasks.joined(separator: " | ") + " |", "|---|" + tasks.map { _ in "---|" }.joined()]
+        var lines = header
         for method in methods {
             let row = tasks.map { task -> String in
                 let s = scores(task: task, method: method)
-                return s.isEmpty ? "–" : String(format: "%.2f (%.2f)", Self.median(s), Self.standardDeviation(s))
+                if s.isEmpty { return "–" }
+                let partial = seeds.map { s.count < $0.count ? " n=\(s.count)" : "" } ?? ""
+                return String(format: "%.2f (%.2f)", Self.median(s), Self.standardDeviation(s)) + partial
             }
             lines.append("| \(method) | " + row.joined(separator: " | ") + " |")
         }
         let metrics = tasks.compactMap { task in cells.first { $0.task == task }.map { "\(task): \($0.summary.mainMetric)" } }
         lines.append("")
         lines.append("Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".")
+        lines.append("")
+        lines += header
+        for method in methods {
+            let row = tasks.map { task -> String in
+                let m = minutes(task: task, method: method)
+                return m.isEmpty ? "–" : String(format: "%.1f", Self.median(m))
+            }
+            lines.append("| \(method) | " + row.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append("Median wall time per run, minutes.")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -60,7 +60,8 @@ public final class FineTuningRun {
         let tokenizer = try loadTokenizer(directory: modelLoad.directory)
         let dataDir = URL(fileURLWithPath: config.dataDir)
         let train = try TaskSplit(task: task, split: .train, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
-                                  batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit)
+                                  batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit,
+                                  groupByLength: config.groupByLength)
         let dev = try TaskSplit(task: task, split: .dev, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
                                 batchSize: config.evalBatchSize, shuffle: false, seed: config.seed, limit: config.evalLimit)
         let devBatches = dev.orderedBatches
@@ -184,9 +185,13 @@ extension FineTuningRun {
     static let resumeMutableKeys: Set<String> = ["max-steps", "epochs", "eval-steps", "output-dir", "data-dir",
                                                   "eval-limit", "eval-batch-size"]
 
-    static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
-        guard let stored, let old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
-              let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any] else { return }
+    public static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
+        guard let stored, var old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
+              let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any],
+              let defaults = try? JSONSerialization.jsonObject(with: Data(RunConfiguration().json.utf8)) as? [String: Any]
+        else { return }
+        // A setting added after the run was written counts as its default.
+        for (key, value) in defaults where old[key] == nil { old[key] = value }
         let changed = Set(old.keys).union(new.keys).subtracting(resumeMutableKeys).filter { key in
             !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
         }.sorted()

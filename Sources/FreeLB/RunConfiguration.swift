@@ -40,6 +40,8 @@ public struct RunConfiguration: Codable, Equatable {
     /// Use only the first N training / dev examples (quick runs).
     public var trainLimit: Int? = nil
     public var evalLimit: Int? = nil
+    /// Batch training examples of similar length together (less padding; HF's `--group_by_length`).
+    public var groupByLength: Bool = false
 
     public init() {}
 
@@ -52,7 +54,7 @@ public struct RunConfiguration: Codable, Equatable {
         case evalSteps = "eval-steps", advSteps = "adv-steps", advLr = "adv-lr", advInitMag = "adv-init-mag"
         case advMaxNorm = "adv-max-norm", advNorm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
         case advBeginStep = "adv-begin-step", advCleanPass = "adv-clean-pass", yopoInnerSteps = "yopo-inner-steps"
-        case trainLimit = "train-limit", evalLimit = "eval-limit"
+        case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
     }
 
     /// Decodes a partial JSON object: absent keys keep the current values.

@@ -39,7 +39,7 @@ public struct TaskSplit {
     public let scores: [Float]?
 
     public init(task: TaskSpec, split: Split, dataDir: URL, tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
-                shuffle: Bool, seed: UInt64, limit: Int? = nil) throws {
+                shuffle: Bool, seed: UInt64, limit: Int? = nil, groupByLength: Bool = false) throws {
         self.task = task
         self.split = split
         switch try task.load(split: split, dataDir: dataDir) {
@@ -49,14 +49,14 @@ public struct TaskSplit {
             classLabels = task.isRegression ? nil : examples.map { if case .classIndex(let c)? = $0.label { return c } else { return -1 } }
             scores = task.isRegression ? examples.map { if case .score(let s)? = $0.label { return s } else { return .nan } } : nil
             batcher = try Batcher(examples: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
-                                  shuffle: shuffle, seed: seed)
+                                  shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         case .multipleChoice(var examples):
             if let limit { examples = Array(examples.prefix(limit)) }
             ids = examples.map(\.id)
             classLabels = examples.map { $0.label ?? -1 }
             scores = nil
             batcher = try Batcher(multipleChoice: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
-                                  shuffle: shuffle, seed: seed)
+                                  shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         }
     }
 

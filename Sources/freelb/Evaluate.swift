@@ -10,9 +10,9 @@ struct ModelAndData: ParsableArguments {
     @Option(help: "A model folder (e.g. RUN/best or RUN/final), a run folder (uses its best/), or a Hub id.")
     var model: String
     @Option(help: "Task name (see `freelb train --help`).") var task: String
-    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String = "data"
-    @Option(help: "Maximum tokens per sequence. (default: 128)") var maxSeqLength: Int = 128
-    @Option(help: "Examples per batch. (default: 64)") var batchSize: Int = 64
+    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String?
+    @Option(help: "Maximum tokens per sequence.") var maxSeqLength: Int = 128
+    @Option(help: "Examples per batch.") var batchSize: Int = 64
     @Option(help: "Use only the first N examples.") var limit: Int?
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
 
@@ -28,7 +28,7 @@ struct ModelAndData: ParsableArguments {
         let (model, directory) = try TransformerClassifier.load(modelLocation, kind: spec.type.modelKind,
                                                                 numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
         let tokenizer = try loadTokenizer(directory: directory)
-        let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir), tokenizer: tokenizer,
+        let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
                                  maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
         for batch in data.orderedBatches { try model.validate(batch.input) }
         return (model, data)
@@ -41,10 +41,11 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Report a task's metrics on a labelled split (JSON on stdout).")
 
     @OptionGroup var options: ModelAndData
-    @Option(help: "train | dev | devMismatched. (default: dev)") var split: Split = .dev
+    @Option(help: "The split to evaluate. (default: dev)") var split: Split?
 
     func run() throws {
         do {
+            let split = split ?? .dev
             let (model, data) = try options.load(split: split)
             let (logits, loss) = FreeLB.evaluate(model, batches: data.orderedBatches)
             var report: [String: Any] = ["task": data.task.name, "split": split.rawValue, "examples": data.count,
@@ -61,11 +62,12 @@ struct Predict: ParsableCommand {
         abstract: "Write GLUE submission files (index, prediction as a label name; STS-B clipped to [0, 5]).")
 
     @OptionGroup var options: ModelAndData
-    @Option(help: "test | testMismatched | dev. (default: test)") var split: Split = .test
+    @Option(help: "The split to predict. (default: test)") var split: Split?
     @Option(help: "Folder for the submission file.") var outputDir: String
 
     func run() throws {
         do {
+            let split = split ?? .test
             let (model, data) = try options.load(split: split)
             let (logits, _) = FreeLB.evaluate(model, batches: data.orderedBatches)
             let (classes, scores) = data.predictions(logits)

@@ -17,6 +17,8 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+    @Flag(help: "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say).")
+    var reportOnly = false
 
     func run() throws {
         configureThreads(threads)
@@ -48,8 +50,15 @@ struct Experiment: ParsableCommand {
                         let summaryFile = URL(fileURLWithPath: config.outputDir).appendingPathComponent("summary.json")
                         let summary: RunSummary
                         if let data = try? Data(contentsOf: summaryFile), let done = try? JSONDecoder().decode(RunSummary.self, from: data) {
+                            // A finished cell only counts when it was trained with these settings.
+                            let stored = try? String(contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"),
+                                                     encoding: .utf8)
+                            try FineTuningRun.checkResumable(stored: stored, current: config, folder: summaryFile.deletingLastPathComponent())
                             summary = done
                             emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": true])
+                        } else if reportOnly {
+                            emit(["event": "cell_missing", "task": task, "method": method, "seed": seed])
+                            continue
                         } else {
                             emit(["event": "cell_start", "task": task, "method": method, "seed": seed])
                             summary = try FineTuningRun(config).run(shouldStop: { Interrupt.requested })
@@ -61,7 +70,7 @@ struct Experiment: ParsableCommand {
                     }
                 }
             }
-            let report = ExperimentReport(cells: cells, tasks: taskList, methods: methodList)
+            let report = ExperimentReport(cells: cells, tasks: taskList, methods: methodList, seeds: seedList)
             let folder = URL(fileURLWithPath: root)
             try report.writeJSON(to: folder.appendingPathComponent("results.json"))
             try Data(report.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)

@@ -18,15 +18,15 @@ struct Robustness: ParsableCommand {
     var models: [String]
     @Option(help: "The NAME of the anchor model.") var anchor: String
     @Option(help: "Task name.") var task: String
-    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String = "data"
-    @Option(help: "train | dev. (default: dev)") var split: Split = .dev
-    @Option(help: "Maximum tokens per sequence. (default: 128)") var maxSeqLength: Int = 128
+    @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String?
+    @Option(help: "The split whose examples are attacked. (default: dev)") var split: Split?
+    @Option(help: "Maximum tokens per sequence.") var maxSeqLength: Int = 128
     @Option(help: "Use only the first N examples of the split.") var limit: Int?
-    @Option(help: "R, the largest radius of the grid. (default: 1.0)") var radius: Float = 1
-    @Option(help: "PGD steps per attack at most. (default: 2000)") var maxSteps: Int = 2000
-    @Option(help: "PGD step size. (default: 5e-3)") var stepSize: Float = 5e-3
-    @Option(help: "Examples attacked together. (default: 32)") var batchSize: Int = 32
-    @Option(help: "Seed of δ's random start. (default: 0)") var seed: UInt64 = 0
+    @Option(help: "R, the largest radius of the grid.") var radius: Float = 1
+    @Option(help: "PGD steps per attack at most.") var maxSteps: Int = 2000
+    @Option(help: "PGD step size. (default: 5e-3)") var stepSize: Float?
+    @Option(help: "Examples attacked together.") var batchSize: Int = 32
+    @Option(help: "Seed of δ's random start.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here.") var output: String?
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
 
@@ -49,11 +49,11 @@ struct Robustness: ParsableCommand {
             }
             guard let tokenizerFolder else { throw RunError("--models: give at least one NAME=PATH") }
             let tokenizer = try loadTokenizer(directory: tokenizerFolder)
-            let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir), tokenizer: tokenizer,
+            let data = try TaskSplit(task: spec, split: split ?? .dev, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
                                      maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
             var settings = AttackSettings()
             settings.maxSteps = maxSteps
-            settings.stepSize = stepSize
+            settings.stepSize = stepSize ?? 5e-3
             settings.batchSize = batchSize
             settings.seed = seed
             let report = try RobustnessAnalysis.compare(models: loaded, anchor: anchor, batches: data.orderedBatches,

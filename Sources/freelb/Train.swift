@@ -50,6 +50,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "YOPO: cheap inner steps M per outer step. (default: 3)") var yopoInnerSteps: Int?
     @Option(help: "Use only the first N training examples.") var trainLimit: Int?
     @Option(help: "Use only the first N dev examples.") var evalLimit: Int?
+    @Flag(help: "Batch training examples of similar length together (pools of 50 batches sorted by length, batches shuffled): less padding, faster epochs.")
+    var groupByLength = false
 
     /// defaults < preset < --config file < flags
     func resolve() throws -> RunConfiguration {
@@ -91,6 +93,7 @@ struct TrainingFlags: ParsableArguments {
         if let v = yopoInnerSteps { c.yopoInnerSteps = v }
         if let v = trainLimit { c.trainLimit = v }
         if let v = evalLimit { c.evalLimit = v }
+        if groupByLength { c.groupByLength = true }
         return c
     }
 }

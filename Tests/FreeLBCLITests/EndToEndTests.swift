@@ -202,7 +202,7 @@ final class EndToEndTests: XCTestCase {
         let arguments = ["experiment", "--tasks", "sst2,rte", "--methods", "vanilla,freelb", "--seeds", "1,2",
                          "--model", f.model.path, "--data-dir", f.data.path, "--output-dir", out.path,
                          "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "3", "--learning-rate", "5e-3",
-                         "--adv-init-mag", "0.5", "--adv-steps", "2", "--threads", "1"]
+                         "--adv-init-mag", "0.5", "--adv-steps", "2", "--group-by-length", "--threads", "1"]
         let first = try CLI.run(arguments)
         XCTAssertEqual(first.status, 0, first.stderr)
         let firstEvents = first.stderrLines.compactMap(jsonObject).filter { $0["event"] as? String == "cell_done" }
@@ -215,6 +215,8 @@ final class EndToEndTests: XCTestCase {
                     XCTAssertTrue(FileManager.default.fileExists(atPath: cell.appendingPathComponent("summary.json").path),
                                   "\(cell.path) has no summary.json")
                     XCTAssertTrue(FileManager.default.fileExists(atPath: cell.appendingPathComponent("final/model.safetensors").path))
+                    let settings = try JSONSerialization.jsonObject(with: Data(contentsOf: cell.appendingPathComponent("run_config.json")))
+                    XCTAssertEqual((settings as? [String: Any])?["group-by-length"] as? Bool, true, "shared flags reach every cell")
                 }
             }
         }
@@ -235,7 +237,10 @@ final class EndToEndTests: XCTestCase {
                 return String(format: "%.2f (%.2f)", ExperimentReport.median(s), ExperimentReport.standardDeviation(s))
             }
             XCTAssertTrue(markdown.contains("| \(method) | \(cells.joined(separator: " | ")) |"), "row of \(method) in:\n\(markdown)")
+            let minutes = ["sst2", "rte"].map { String(format: "%.1f", ExperimentReport.median(report.minutes(task: $0, method: method))) }
+            XCTAssertTrue(markdown.contains("| \(method) | \(minutes.joined(separator: " | ")) |"), "wall times of \(method) in:\n\(markdown)")
         }
+        XCTAssertTrue(markdown.contains("Median wall time per run, minutes."), markdown)
 
         // A rerun trains nothing: every cell is reported as cached and the table is unchanged.
         let second = try CLI.run(arguments)
@@ -245,5 +250,19 @@ final class EndToEndTests: XCTestCase {
                        second.stderr)
         XCTAssertFalse(secondEvents.contains { $0["event"] as? String == "cell_start" }, "a finished cell was started again")
         XCTAssertEqual(second.stdout, first.stdout)
+
+        // --report-only with a seed that never ran: nothing trains, the table says n=2 where 3 seeds were asked.
+        let partial = try CLI.run(arguments.map { $0 == "1,2" ? "1,2,3" : $0 } + ["--report-only"])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        let partialEvents = partial.stderrLines.compactMap(jsonObject)
+        XCTAssertFalse(partialEvents.contains { $0["event"] as? String == "cell_start" }, partial.stderr)
+        XCTAssertEqual(partialEvents.filter { $0["event"] as? String == "cell_missing" }.count, 4, partial.stderr)
+        XCTAssertEqual(partial.stdout.components(separatedBy: " n=2").count - 1, 4, partial.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("sst2/vanilla/seed-3").path))
+
+        // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.
+        let changed = try CLI.run(arguments.map { $0 == "5e-3" ? "1e-3" : $0 })
+        XCTAssertNotEqual(changed.status, 0)
+        XCTAssertTrue(changed.stderr.contains("--learning-rate"), changed.stderr)
     }
 }

@@ -62,7 +62,7 @@ final class HelpTests: XCTestCase {
             case "reuse-dropout-mask":   // on by default; the flag turns it off
                 XCTAssertEqual(defaults[key] as? Bool, true)
                 XCTAssertNotNil(options["no-reuse-dropout-mask"], "\(command): --no-reuse-dropout-mask is not documented")
-            case "adv-clean-pass":       // off by default; the flag turns it on
+            case "adv-clean-pass", "group-by-length":   // off by default; the flag turns it on
                 XCTAssertEqual(defaults[key] as? Bool, false)
                 XCTAssertNotNil(options[key], "\(command): --\(key) is not documented")
             case "model", "task", "output-dir":   // no default: the run needs them

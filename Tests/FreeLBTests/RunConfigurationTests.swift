@@ -41,4 +41,18 @@ final class RunConfigurationTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("--adv-lr"), "\($0)")
         }
     }
+
+    func testRunWrittenBeforeANewSettingStillResumes() throws {
+        var a = RunConfiguration()
+        a.model = "m"; a.task = "rte"; a.outputDir = "/tmp/x"
+        var stored = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(a.json.utf8)) as? [String: Any])
+        stored["group-by-length"] = nil
+        let old = String(decoding: try JSONSerialization.data(withJSONObject: stored), as: UTF8.self)
+        XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: old, current: a, folder: URL(fileURLWithPath: "/tmp/x")))
+        var grouped = a
+        grouped.groupByLength = true
+        XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: old, current: grouped, folder: URL(fileURLWithPath: "/tmp/x"))) {
+            XCTAssertTrue("\($0)".contains("--group-by-length"), "\($0)")
+        }
+    }
 }
