@@ -120,6 +120,8 @@ public struct AttackSettings: Codable, Equatable, Sendable {
     public var batchSize: Int
     /// Seeds δ0 (with each example's id).
     public var seed: UInt64
+    /// Stop an example as soon as its max loss exceeds this (the radius search only needs to know that it does).
+    public var stopAboveLoss: Double?
 
     public init(maxSteps: Int = 2000, stepSize: Float = 5e-3, earlyStop: Bool = true, patience: Int = 50,
                 relativeTolerance: Double = 1e-5, sphereTolerance: Double = 1e-6, batchSize: Int = 32, seed: UInt64 = 0) {
@@ -169,7 +171,8 @@ public struct RadiusSearchResult: Codable, Equatable, Sendable {
     /// Position of `radius` in `RobustnessAnalysis.radiusGrid(R)`.
     public var gridIndex: Int
     public var anchorAttack: AttackResult
-    /// The anchor's max loss at the previous (larger) grid value, which exceeded ln 2; nil at index 0.
+    /// The first loss above ln 2 that the anchor's attack met at the previous (larger) grid value
+    /// (that attack stops there); nil at index 0.
     public var largerRadiusMaxLoss: Double?
 }
 
@@ -356,6 +359,11 @@ public enum RobustnessAnalysis {
                 var slot = slots[s]
                 slot.result.steps += 1
                 slot.result.maxLoss = max(slot.result.maxLoss, loss)
+                if let cap = settings.stopAboveLoss, slot.result.maxLoss > cap {
+                    slot.done = true
+                    slots[s] = slot
+                    continue
+                }
                 if let previous = slot.previousLoss,
                    norm(slot.delta) >= Double(slot.radius) * (1 - settings.sphereTolerance),
                    abs(loss - previous) <= settings.relativeTolerance * abs(previous) {
@@ -496,7 +504,8 @@ public enum RobustnessAnalysis {
 
     /// Walks `radiusGrid(R)` downwards for all examples at once: at each grid value the examples still
     /// without a radius are attacked (with early stop, as the spec asks, whatever `settings.earlyStop`
-    /// says), and those whose max loss is ≤ ln 2 take that radius.
+    /// says), and those whose max loss is ≤ ln 2 take that radius. An attack stops as soon as its loss passes
+    /// ln 2, which decides that grid value without changing any radius.
     public static func findRadii(anchor: TransformerClassifier, examples: [RobustnessExample], searchRadius: Float,
                                  settings: AttackSettings = AttackSettings()) throws -> [RadiusSearchResult?] {
         guard searchRadius >= 1e-2, searchRadius.isFinite else {
@@ -504,6 +513,7 @@ public enum RobustnessAnalysis {
         }
         var search = settings
         search.earlyStop = true
+        search.stopAboveLoss = lossThreshold   // past ln 2 the radius fails whatever the rest of the attack does
         var found = [RadiusSearchResult?](repeating: nil, count: examples.count)
         var pending = Array(examples.indices)
         var lastMaxLoss = [Double?](repeating: nil, count: examples.count)

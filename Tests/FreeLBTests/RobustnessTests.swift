@@ -178,8 +178,15 @@ final class RobustnessTests: XCTestCase {
             let previous = grid[result.gridIndex - 1]
             let larger = try RobustnessAnalysis.attack(model, examples: [all[i]], radius: previous, settings: settings)[0]
             XCTAssertGreaterThan(larger.maxLoss, ln2, "example \(i) at the previous grid value \(previous)")
+            // The search stops that attack at the first loss above ln 2: the same prefix of the full attack.
+            var capped = settings
+            capped.stopAboveLoss = ln2
+            let stopped = try RobustnessAnalysis.attack(model, examples: [all[i]], radius: previous, settings: capped)[0]
+            XCTAssertLessThanOrEqual(stopped.steps, larger.steps)
+            XCTAssertGreaterThan(stopped.maxLoss, ln2)
+            XCTAssertLessThanOrEqual(stopped.maxLoss, larger.maxLoss)
             // batched vs alone: float32 rounding, 1e-4 relative
-            XCTAssertEqual(try XCTUnwrap(result.largerRadiusMaxLoss), larger.maxLoss, accuracy: 1e-4 * larger.maxLoss)
+            XCTAssertEqual(try XCTUnwrap(result.largerRadiusMaxLoss), stopped.maxLoss, accuracy: 1e-4 * stopped.maxLoss)
         }
     }
 
