@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
 # Issue 8's grid: all-MiniLM-L6-v2 on RTE, MRPC, STS-B, CoLA × vanilla, PGD-3, FreeAT-3, FreeLB-3,
-# FreeLB-3 without dropout-mask reuse × seeds 1, 2, 3. Resumable: rerun the same command.
-# Finished cells' summary.json files are kept in docs/results/grid (committed) and seed the run cache,
-# so the grid advances across sessions even when runs/ (checkpoints, gitignored) is gone.
+# FreeLB-3 without dropout-mask reuse × seeds 1, 2, 3, with the budget in scripts/grid-common.sh and
+# the perturbation chosen by scripts/search.sh. Resumable: rerun the same command.
+# Seed-major order (every task and method of seed 1 first). Two single-threaded workers split the
+# methods of each (task, seed) so that their loads match: vanilla + FreeLB-3 + FreeAT-3 (1 + 3 + 3
+# passes per batch) and PGD-3 + FreeLB-3 without reuse (4 + 3).
+# Finished cells' small files are kept in docs/results/grid (committed) and seed the run folders, so
+# the grid advances across sessions even when runs/ (checkpoints, gitignored) is gone.
+# Table only, from the cells finished so far: REPORT_ONLY=1 scripts/results-grid.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 set -euo pipefail
+source scripts/grid-common.sh
 grid="${GRID_DIR:-runs/grid}"
 kept=docs/results/grid
-sync_summaries() {   # $1 → $2, summary.json files only
-    (cd "$1" 2>/dev/null && find . -name summary.json) | while read -r f; do
-        [ -f "$2/$f" ] || { mkdir -p "$2/$(dirname "$f")"; cp "$1/$f" "$2/$f"; }
+tasks="${TASKS:-rte,mrpc,stsb,cola}"
+seeds="${SEEDS:-1,2,3}"
+adv_flags=(--adv-lr 0.03 --adv-max-norm 0.1 --adv-init-mag 0.05)
+grid_flags=(--model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --output-dir "$grid"
+            "${shared_flags[@]}" "${adv_flags[@]}")
+mkdir -p "$grid" "$kept"
+sync_cells "$kept" "$grid"
+swift build -c release --product freelb
+trap 'sync_cells "$grid" "$kept"' EXIT
+
+worker() {   # METHODS LOG
+    for seed in ${seeds//,/ }; do
+        for task in ${tasks//,/ }; do
+            .build/release/freelb experiment --tasks "$task" --methods "$1" --seeds "$seed" "${grid_flags[@]}" \
+                --threads 1 >> "$2" 2>&1 || return 1
+            sync_cells "$grid" "$kept"
+        done
     done
 }
-mkdir -p "$grid" "$kept"
-sync_summaries "$kept" "$grid"
-swift build -c release --product freelb
-trap 'sync_summaries "$grid" "$kept"' EXIT
-.build/release/freelb experiment --tasks "${TASKS:-rte,mrpc,stsb,cola}" \
-    --methods vanilla,pgd,freeat,freelb,freelb-noreuse --seeds "${SEEDS:-1,2,3}" \
-    --model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --output-dir "$grid" \
-    --epochs 3 --batch-size 16 --learning-rate 5e-5 --warmup-ratio 0.1 --max-seq-length 128 \
-    --adv-steps 3 --adv-lr 0.03 --adv-init-mag 0.05 --adv-max-norm 0.1 --threads 2 "$@"
-cp "$grid/results.md" "$grid/results.json" "$kept/" 2>/dev/null || true
+if [ -z "${REPORT_ONLY:-}" ]; then
+    worker vanilla,freelb,freeat "$grid/worker-1.log" &
+    worker pgd,freelb-noreuse "$grid/worker-2.log" &
+    wait
+fi
+.build/release/freelb experiment --tasks "$tasks" --methods vanilla,pgd,freeat,freelb,freelb-noreuse --seeds "$seeds" \
+    "${grid_flags[@]}" --report-only
+cp "$grid/results.md" "$grid/results.json" "$kept/"

@@ -507,7 +507,8 @@ public enum RobustnessAnalysis {
     /// says), and those whose max loss is ≤ ln 2 take that radius. An attack stops as soon as its loss passes
     /// ln 2, which decides that grid value without changing any radius.
     public static func findRadii(anchor: TransformerClassifier, examples: [RobustnessExample], searchRadius: Float,
-                                 settings: AttackSettings = AttackSettings()) throws -> [RadiusSearchResult?] {
+                                 settings: AttackSettings = AttackSettings(),
+                                 progress: (([String: Any]) -> Void)? = nil) throws -> [RadiusSearchResult?] {
         guard searchRadius >= 1e-2, searchRadius.isFinite else {
             throw RobustnessError.invalidSetting(field: "searchRadius", value: Double(searchRadius), expected: "≥ 1e-2 and finite")
         }
@@ -528,6 +529,8 @@ public enum RobustnessAnalysis {
                     still.append(i)
                 }
             }
+            progress?(["event": "radius", "radius": Double(r), "attacked": pending.count, "found": pending.count - still.count,
+                       "pending": still.count])
             pending = still
         }
         return found
@@ -537,16 +540,19 @@ public enum RobustnessAnalysis {
 
     /// Steps 1–4 of spec §10 on dev batches. Every model is attacked at the anchor's radii with `settings`;
     /// the anchor's attacks are reused from its radius search (same δ0, same steps) when `settings.earlyStop`.
+    /// `progress` receives one JSON-ready event per stage (kept examples, each grid radius, each model attacked).
     public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,
                                batches: [TrainingBatch], searchRadius: Float,
-                               settings: AttackSettings = AttackSettings()) throws -> RobustnessReport {
+                               settings: AttackSettings = AttackSettings(),
+                               progress: (([String: Any]) -> Void)? = nil) throws -> RobustnessReport {
         try compare(models: models, anchor: anchor, examples: RobustnessExample.split(batches),
-                    searchRadius: searchRadius, settings: settings)
+                    searchRadius: searchRadius, settings: settings, progress: progress)
     }
 
     public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,
                                examples: [RobustnessExample], searchRadius: Float,
-                               settings: AttackSettings = AttackSettings()) throws -> RobustnessReport {
+                               settings: AttackSettings = AttackSettings(),
+                               progress: (([String: Any]) -> Void)? = nil) throws -> RobustnessReport {
         guard !models.isEmpty else { throw RobustnessError.noModels }
         let names = models.map(\.name)
         for (i, name) in names.enumerated() where names[..<i].contains(name) { throw RobustnessError.duplicateModelName(name) }
@@ -564,8 +570,10 @@ public enum RobustnessAnalysis {
         }
         let kept = examples.indices.filter { correct[$0] }.map { examples[$0] }
         guard !kept.isEmpty else { throw RobustnessError.noCommonlyCorrectExamples(examples: examples.count) }
+        progress?(["event": "kept", "examples": examples.count, "commonly_correct": kept.count])
         // 2. radii from the anchor
-        let search = try findRadii(anchor: anchorModel, examples: kept, searchRadius: searchRadius, settings: settings)
+        let search = try findRadii(anchor: anchorModel, examples: kept, searchRadius: searchRadius, settings: settings,
+                                   progress: progress)
         let withRadius = kept.indices.filter { search[$0] != nil }
         let attacked = withRadius.map { kept[$0] }
         let radii = withRadius.compactMap { search[$0]?.radius }
@@ -575,6 +583,7 @@ public enum RobustnessAnalysis {
         if settings.earlyStop { attacks[anchor] = withRadius.compactMap { search[$0]?.anchorAttack } }
         for (name, model) in models where attacks[name] == nil {
             attacks[name] = try attack(model, examples: attacked, radii: radii, settings: settings)
+            progress?(["event": "attacked", "model": name, "examples": attacked.count])
         }
         // 4. statistics
         let records = attacked.enumerated().map { j, example in

@@ -32,6 +32,7 @@ struct Robustness: ParsableCommand {
 
     func run() throws {
         configureThreads(threads)
+        let started = Date()
         do {
             let spec = try TaskRegistry.task(named: task)
             var loaded: [(name: String, model: TransformerClassifier)] = []
@@ -57,7 +58,13 @@ struct Robustness: ParsableCommand {
             settings.batchSize = batchSize
             settings.seed = seed
             let report = try RobustnessAnalysis.compare(models: loaded, anchor: anchor, batches: data.orderedBatches,
-                                                        searchRadius: radius, settings: settings)
+                                                        searchRadius: radius, settings: settings) { event in
+                var event = event
+                event["elapsed_seconds"] = (Date().timeIntervalSince(started) * 10).rounded() / 10
+                if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) {
+                    FileHandle.standardError.write(data + Data("\n".utf8))
+                }
+            }
             print(report.markdownTable())
             if let output { try report.write(to: URL(fileURLWithPath: output)) }
         } catch { fail(error) }

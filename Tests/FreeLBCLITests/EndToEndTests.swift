@@ -180,6 +180,10 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(lines.first, "| model | median Δloss | mean Δloss | std Δloss | clean loss | n |")
         XCTAssertTrue(lines.contains { $0.hasPrefix("| vanilla (anchor) |") }, result.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("| freelb |") }, result.stdout)
+        // Progress on stderr, one JSON line per stage: kept examples, grid radii, the other model's attack.
+        let events = result.stderrLines.compactMap(jsonObject).compactMap { $0["event"] as? String }
+        XCTAssertEqual(events.first, "kept", result.stderr)
+        XCTAssertTrue(events.contains("radius") && events.last == "attacked", result.stderr)
         let report = try readJSONObject(output)
         XCTAssertEqual(report["anchor"] as? String, "vanilla")
         XCTAssertEqual(report["models"] as? [String], ["vanilla", "freelb"])
