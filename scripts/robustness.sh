@@ -3,7 +3,8 @@
 # vanilla, PGD-3 and FreeLB-3 from scripts/results-grid.sh, FreeLB as the anchor. Scaled to this
 # machine: R = 0.5 (the radii the anchors need are below it), at most 150 PGD steps of the spec's size
 # 5e-3 (enough to reach the sphere of R and climb on it), the first LIMIT dev examples (RTE 128, CoLA 300).
-# Writes docs/results/robustness/<task>.json (the full report) and <task>.md (the table).
+# Writes docs/results/robustness/<task>.json (the full report), <task>.md (the table) and <task>.log
+# (progress events with elapsed seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grid="${GRID_DIR:-runs/grid}"
@@ -20,6 +21,6 @@ for spec in ${ROBUSTNESS_TASKS:-rte:128 cola:300}; do
     done
     .build/release/freelb robustness --models "${models[@]}" --anchor freelb --task "$task" \
         --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --limit "$limit" --radius 0.5 --max-steps 150 \
-        --threads "${THREADS:-2}" --output "$out/$task.json" > "$out/$task.md.tmp"
+        --threads "${THREADS:-2}" --output "$out/$task.json" > "$out/$task.md.tmp" 2> "$out/$task.log"
     mv "$out/$task.md.tmp" "$out/$task.md"
 done
