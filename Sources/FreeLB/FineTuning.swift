@@ -93,6 +93,8 @@ public final class FineTuningRun {
                          trainExamples: train.count, devExamples: dev.count))
 
         let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
+        // Lines past the checkpoint came from steps that are about to be trained again.
+        if let resumedFrom { try metricsLog.dropLines(afterStep: resumedFrom) }
         let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
         func saveModel(_ name: String) throws {
             try Checkpointing.replaceDirectory(outputDirectory.appendingPathComponent(name)) { folder in
@@ -206,6 +208,19 @@ extension FineTuningRun {
 final class MetricsLog {
     let url: URL
     init(url: URL) { self.url = url }
+
+    /// Rewrites the log (atomically) without the lines whose "step" is past `step`.
+    func dropLines(afterStep step: Int) throws {
+        guard let data = try? Data(contentsOf: url) else { return }
+        let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
+        let kept = lines.filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return true }
+            return lineStep <= step
+        }
+        if kept.count == lines.count { return }
+        try Data(kept.map { Data($0) + Data([0x0A]) }.joined()).write(to: url, options: .atomic)
+    }
 
     func append(_ object: [String: Any]) {
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }

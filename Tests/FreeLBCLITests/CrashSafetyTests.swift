@@ -80,9 +80,19 @@ final class CrashSafetyTests: XCTestCase {
                                                     victim.appendingPathComponent("\(name)/model.safetensors")), [],
                                "kill point \(i): \(name)/ differs from the uninterrupted run")
             }
+            // metrics.jsonl holds each step once, as in the uninterrupted run (lines past the checkpoint are dropped).
+            XCTAssertEqual(try loggedSteps(victim), try loggedSteps(reference), "kill point \(i): metrics.jsonl")
         }
         print("CrashSafetyTests: training \(String(format: "%.3f", training)) s; \(killed)/\(Self.killPoints) kills landed; published step after each kill: \(publishedSteps)")
         XCTAssertGreaterThanOrEqual(killed, Self.killPoints - 2, "the kill points must hit a running process")
+    }
+
+    /// (type, step, loss) of every metrics.jsonl line.
+    func loggedSteps(_ run: URL) throws -> [String] {
+        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map { line in
+            let object = try XCTUnwrap(jsonObject(String(line)))
+            return "\(object["type"] ?? "") \(object["step"] ?? "") \(object["loss"] ?? "")"
+        }
     }
 
     /// `latest` (if any) names a complete checkpoint folder that is not a `.partial`; best/ and final/, when
