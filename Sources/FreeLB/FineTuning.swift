@@ -93,8 +93,8 @@ public final class FineTuningRun {
                          trainExamples: train.count, devExamples: dev.count))
 
         let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
-        // Lines past the checkpoint came from steps that are about to be trained again.
-        if let resumedFrom { try metricsLog.dropLines(afterStep: resumedFrom) }
+        // Lines past the checkpoint (all of them when there is none) came from steps that are trained again.
+        let loggedEvaluation = try metricsLog.dropLines(afterStep: resumedFrom ?? 0)
         let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
         func saveModel(_ name: String) throws {
             try Checkpointing.replaceDirectory(outputDirectory.appendingPathComponent(name)) { folder in
@@ -118,6 +118,11 @@ public final class FineTuningRun {
                               metrics: { (try? dev.metrics($0)) ?? [:] })
         var lastMetrics: [String: Double] = [:]
         var lastEvaluationStep = -1
+        // A run killed after its last evaluation but before its summary is not evaluated (and logged) twice.
+        if let loggedEvaluation, loggedEvaluation.step == resumedFrom {
+            lastEvaluationStep = loggedEvaluation.step
+            lastMetrics = loggedEvaluation.metrics
+        }
         var failure: Error?
         var interrupted = false
         func handleEvaluation(_ result: EvaluationResult) -> TrainingControl {
@@ -209,17 +214,26 @@ final class MetricsLog {
     let url: URL
     init(url: URL) { self.url = url }
 
-    /// Rewrites the log (atomically) without the lines whose "step" is past `step`.
-    func dropLines(afterStep step: Int) throws {
-        guard let data = try? Data(contentsOf: url) else { return }
+    /// Rewrites the log (atomically) without the lines whose "step" is past `step`; returns the step and
+    /// metrics of the last evaluation line kept.
+    func dropLines(afterStep step: Int) throws -> (step: Int, metrics: [String: Double])? {
+        guard let data = try? Data(contentsOf: url) else { return nil }
         let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
+        var lastEvaluation: (step: Int, metrics: [String: Double])?
         let kept = lines.filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                   let lineStep = object["step"] as? Int else { return true }
-            return lineStep <= step
+            if lineStep > step { return false }
+            if object["type"] as? String == "eval" {
+                let metrics = object.filter { !["type", "step", "epoch", "loss"].contains($0.key) }.compactMapValues { $0 as? Double }
+                lastEvaluation = (lineStep, metrics)
+            }
+            return true
         }
-        if kept.count == lines.count { return }
-        try Data(kept.map { Data($0) + Data([0x0A]) }.joined()).write(to: url, options: .atomic)
+        if kept.count != lines.count {
+            try Data(kept.map { Data($0) + Data([0x0A]) }.joined()).write(to: url, options: .atomic)
+        }
+        return lastEvaluation
     }
 
     func append(_ object: [String: Any]) {
