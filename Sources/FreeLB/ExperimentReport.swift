@@ -54,31 +54,23 @@ public struct ExperimentReport: Codable {
     /// The scores table (median (std) ×100; "n=k" where fewer seeds than asked have finished),
     /// then the median wall time per run.
     public func markdown() -> String {
-        let header = ["| method | " + tasks.joined(separator: " | ") + " |", "|---|" + tasks.map { _ in "---|" }.joined()]
-        var lines = header
-        for method in methods {
-            let row = tasks.map { task -> String in
-                let s = scores(task: task, method: method)
-                if s.isEmpty { return "–" }
-                let partial = seeds.map { s.count < $0.count ? " n=\(s.count)" : "" } ?? ""
-                return String(format: "%.2f (%.2f)", Self.median(s), Self.standardDeviation(s)) + partial
-            }
-            lines.append("| \(method) | " + row.joined(separator: " | ") + " |")
+        func table(_ cell: (_ task: String, _ method: String) -> String) -> [String] {
+            ["| method | " + tasks.joined(separator: " | ") + " |", "|---|" + tasks.map { _ in "---|" }.joined()]
+                + methods.map { method in "| \(method) | " + tasks.map { cell($0, method) }.joined(separator: " | ") + " |" }
+        }
+        let scoreRows = table { task, method in
+            let s = scores(task: task, method: method)
+            if s.isEmpty { return "–" }
+            let partial = seeds.map { s.count < $0.count ? " n=\(s.count)" : "" } ?? ""
+            return String(format: "%.2f (%.2f)", Self.median(s), Self.standardDeviation(s)) + partial
+        }
+        let timeRows = table { task, method in
+            let m = minutes(task: task, method: method)
+            return m.isEmpty ? "–" : String(format: "%.1f", Self.median(m))
         }
         let metrics = tasks.compactMap { task in cells.first { $0.task == task }.map { "\(task): \($0.summary.mainMetric)" } }
-        lines.append("")
-        lines.append("Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".")
-        lines.append("")
-        lines += header
-        for method in methods {
-            let row = tasks.map { task -> String in
-                let m = minutes(task: task, method: method)
-                return m.isEmpty ? "–" : String(format: "%.1f", Self.median(m))
-            }
-            lines.append("| \(method) | " + row.joined(separator: " | ") + " |")
-        }
-        lines.append("")
-        lines.append("Median wall time per run, minutes.")
+        let lines = scoreRows + ["", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""]
+            + timeRows + ["", "Median wall time per run, minutes."]
         return lines.joined(separator: "\n") + "\n"
     }
 
