@@ -78,8 +78,5 @@ struct Experiment: ParsableCommand {
         } catch let code as ExitCode { throw code } catch { fail(error) }
     }
 
-    func emit(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
-    }
+    func emit(_ object: [String: Any]) { writeJSONLine(object, to: .standardError) }
 }

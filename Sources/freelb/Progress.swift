@@ -1,6 +1,12 @@
 import Foundation
 import FreeLB
 
+/// Writes `object` as one JSON line (sorted keys) to `handle`.
+func writeJSONLine(_ object: [String: Any], to handle: FileHandle) {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+    handle.write(data + Data("\n".utf8))
+}
+
 /// Renders run events: a live bar on a terminal, else one JSON object per line.
 final class ProgressReporter {
     let json: Bool
@@ -9,10 +15,7 @@ final class ProgressReporter {
 
     init(json: Bool) { self.json = json }
 
-    func emit(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
-    }
+    func emit(_ object: [String: Any]) { writeJSONLine(object, to: .standardOutput) }
 
     func handle(_ event: RunEvent) {
         switch event {

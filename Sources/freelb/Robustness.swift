@@ -61,9 +61,7 @@ struct Robustness: ParsableCommand {
                                                         searchRadius: radius, settings: settings) { event in
                 var event = event
                 event["elapsed_seconds"] = (Date().timeIntervalSince(started) * 10).rounded() / 10
-                if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) {
-                    FileHandle.standardError.write(data + Data("\n".utf8))
-                }
+                writeJSONLine(event, to: .standardError)
             }
             print(report.markdownTable())
             if let output { try report.write(to: URL(fileURLWithPath: output)) }
