@@ -192,6 +192,13 @@ extension FineTuningRun {
     static let resumeMutableKeys: Set<String> = ["max-steps", "epochs", "eval-steps", "output-dir", "data-dir",
                                                   "eval-limit", "eval-batch-size"]
 
+    /// The model a `--model` value names, wherever the checkout is: the folder name or the hub id's last
+    /// part ("/a/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/" and "sentence-transformers/all-MiniLM-L6-v2"
+    /// are one model), so a run moved with its checkout still resumes.
+    static func modelName(_ model: String) -> String {
+        model.split(separator: "/").last.map(String.init) ?? model
+    }
+
     public static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
         guard let stored, var old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
               let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any],
@@ -200,7 +207,8 @@ extension FineTuningRun {
         // A setting added after the run was written counts as its default.
         for (key, value) in defaults where old[key] == nil { old[key] = value }
         let changed = Set(old.keys).union(new.keys).subtracting(resumeMutableKeys).filter { key in
-            !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
+            if key == "model", let a = old[key] as? String, let b = new[key] as? String { return modelName(a) != modelName(b) }
+            return !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
         }.sorted()
         if !changed.isEmpty {
             throw RunError("\(folder.path) holds a run trained with different settings (\(changed.map { "--" + $0 }.joined(separator: ", "))); "
