@@ -18,9 +18,13 @@ public struct TrainerStateRecord: Codable, Equatable {
     public var bestStep: Int?
     /// The run configuration (JSON) the checkpoint was trained with.
     public var configuration: String?
+    /// Wall seconds spent on the run up to this checkpoint, summed over the processes that trained it.
+    /// Nil in checkpoints written before this was recorded.
+    public var wallSeconds: Double?
 
     public init(globalStep: Int, optimizerScalars: [String: Double], perturbationGenerator: SeededGenerator,
-                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configuration: String? = nil) {
+                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configuration: String? = nil,
+                wallSeconds: Double? = 0) {
         self.globalStep = globalStep
         self.optimizerScalars = optimizerScalars
         self.perturbationGenerator = perturbationGenerator
@@ -28,6 +32,7 @@ public struct TrainerStateRecord: Codable, Equatable {
         self.bestMetric = bestMetric
         self.bestStep = bestStep
         self.configuration = configuration
+        self.wallSeconds = wallSeconds
     }
 }
 

@@ -46,9 +46,11 @@ public struct ExperimentReport: Codable {
         return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
     }
 
-    /// Wall-clock minutes of the finished runs of one task and method, in seed order.
+    /// Wall-clock minutes of the finished runs of one task and method, in seed order. Runs whose time
+    /// is incomplete (resumed from a checkpoint that did not record it) are left out.
     public func minutes(task: String, method: String) -> [Double] {
-        cells.filter { $0.task == task && $0.method == method }.map { $0.summary.wallSeconds / 60 }
+        cells.filter { $0.task == task && $0.method == method && $0.summary.wallSecondsIncomplete != true }
+            .map { $0.summary.wallSeconds / 60 }
     }
 
     /// The scores table (median (std) ×100; "n=k" where fewer seeds than asked have finished),
@@ -70,8 +72,15 @@ public struct ExperimentReport: Codable {
         }
         let metrics = tasks.compactMap { task in cells.first { $0.task == task }.map { "\(task): \($0.summary.mainMetric)" } }
         let lines = scoreRows + ["", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""]
-            + timeRows + ["", "Median wall time per run, minutes."]
+            + timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private var incompleteTimesNote: String {
+        let incomplete = cells.filter { $0.summary.wallSecondsIncomplete == true }
+        guard !incomplete.isEmpty else { return "" }
+        let names = incomplete.map { "\($0.task)/\($0.method)/seed-\($0.seed)" }.joined(separator: ", ")
+        return " Left out: \(names), which resumed from a checkpoint that did not record its time."
     }
 
     public func writeJSON(to url: URL) throws {

@@ -21,7 +21,13 @@ public struct RunSummary: Codable {
     public var seed: UInt64
     public var steps: Int
     public var interrupted: Bool
+    /// Wall seconds of the whole run, summed over the processes that trained it (resumes included).
     public var wallSeconds: Double
+    /// The step the last process resumed from; nil when it started from scratch.
+    public var resumedFromStep: Int?
+    /// True when the run resumed from a checkpoint that did not record its time: `wallSeconds` then
+    /// counts only the steps after `resumedFromStep`.
+    public var wallSecondsIncomplete: Bool?
     public var mainMetric: String
     public var bestMetric: Double?
     public var bestStep: Int?
@@ -81,11 +87,14 @@ public final class FineTuningRun {
         var record = TrainerStateRecord(globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
                                         dropoutGenerator: model.dropoutController.generatorState, configuration: config.json)
         var resumedFrom: Int? = nil
+        var wallSecondsBefore: Double? = 0
+        func wallSeconds() -> Double { (wallSecondsBefore ?? 0) + Date().timeIntervalSince(start) }
         if let checkpoint = Checkpointing.latest(in: outputDirectory) {
             record = try Checkpointing.restore(state, from: checkpoint)
             try Self.checkResumable(stored: record.configuration, current: config, folder: outputDirectory)
             record.configuration = config.json
             resumedFrom = record.globalStep
+            wallSecondsBefore = record.wallSeconds
         } else {
             try Data(config.json.utf8).write(to: outputDirectory.appendingPathComponent("run_config.json"), options: .atomic)
         }
@@ -109,6 +118,7 @@ public final class FineTuningRun {
             record.optimizerScalars = optimizer.exportState().scalars
             record.perturbationGenerator = state.perturbationGenerator
             record.dropoutGenerator = model.dropoutController.generatorState
+            record.wallSeconds = wallSecondsBefore == nil ? nil : wallSeconds()
             try Checkpointing.save(state, record: record, in: outputDirectory)
             onEvent(.checkpointSaved(outputDirectory))
         }
@@ -173,7 +183,8 @@ public final class FineTuningRun {
                                       mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
         }
         let summary = RunSummary(task: task.name, method: method.name, seed: config.seed, steps: state.globalStep,
-                                 interrupted: !completed || interrupted, wallSeconds: Date().timeIntervalSince(start),
+                                 interrupted: !completed || interrupted, wallSeconds: wallSeconds(),
+                                 resumedFromStep: resumedFrom, wallSecondsIncomplete: wallSecondsBefore == nil ? true : nil,
                                  mainMetric: task.mainMetric, bestMetric: record.bestMetric, bestStep: record.bestStep,
                                  finalMetrics: lastMetrics)
         if !summary.interrupted {

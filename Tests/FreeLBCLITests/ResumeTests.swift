@@ -17,9 +17,9 @@ final class ResumeTests: XCTestCase {
         // 400 dev examples: the evaluation and checkpoint after step 2 (--eval-steps 2) give SIGINT a window of
         // tens of milliseconds in which it stops the run at step 2 rather than during step 3.
         try TinyTask.writeSST2(to: data, train: 48, dev: 400, test: 4)
-        func arguments(_ output: URL) -> [String] {
+        func arguments(_ output: URL, maxSteps: Int = 4) -> [String] {
             ["train", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--output-dir", output.path,
-             "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "4", "--eval-steps", "2", "--learning-rate", "5e-3",
+             "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(maxSteps)", "--eval-steps", "2", "--learning-rate", "5e-3",
              "--warmup-steps", "1", "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--adv-lr", "0.1",
              "--threads", "1"]
         }
@@ -32,6 +32,7 @@ final class ResumeTests: XCTestCase {
         // B: the same command, SIGINT as soon as step 2 is reported (up to 3 attempts if the signal lands late).
         var runB = root.appendingPathComponent("B")
         var stoppedAt: Int?
+        var secondsAtInterruption: Double?
         for attempt in 1...3 {
             runB = root.appendingPathComponent("B\(attempt)")
             let process = try CLI.start(arguments(runB))
@@ -49,6 +50,7 @@ final class ResumeTests: XCTestCase {
             let record = try JSONDecoder().decode(TrainerStateRecord.self,
                                                   from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
             stoppedAt = record.globalStep
+            secondsAtInterruption = record.wallSeconds
             if record.globalStep == 2 { break }
             print("attempt \(attempt): SIGINT landed during step \(record.globalStep), retrying")
         }
@@ -82,5 +84,34 @@ final class ResumeTests: XCTestCase {
         // The comparison is not vacuous: 4 steps moved the weights away from the initial model.
         XCTAssertFalse(try differingTensors(model.appendingPathComponent("model.safetensors"),
                                             runA.appendingPathComponent("final/model.safetensors")).isEmpty)
+
+        // B's wall time adds the interrupted process's time, which its checkpoint recorded.
+        func summary(_ run: URL) throws -> RunSummary {
+            try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: run.appendingPathComponent("summary.json")))
+        }
+        let summaryA = try summary(runA), summaryB = try summary(runB)
+        let before = try XCTUnwrap(secondsAtInterruption, "the checkpoint records the time spent so far")
+        XCTAssertGreaterThan(before, 0)
+        XCTAssertGreaterThan(summaryB.wallSeconds, before)
+        XCTAssertEqual(summaryB.resumedFromStep, 2)
+        XCTAssertNil(summaryB.wallSecondsIncomplete)
+        XCTAssertNil(summaryA.resumedFromStep)
+
+        // A checkpoint written before the time was recorded: A trained on to step 5 says its time is incomplete,
+        // and the experiment report leaves it out of the wall-time medians.
+        let stateFile = checkpointA.appendingPathComponent("trainer_state.json")
+        var oldState = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: stateFile)) as? [String: Any])
+        XCTAssertNotNil(oldState.removeValue(forKey: "wallSeconds"))
+        try JSONSerialization.data(withJSONObject: oldState).write(to: stateFile)
+        let longer = try CLI.run(arguments(runA, maxSteps: 5))
+        XCTAssertEqual(longer.status, 0, longer.stderr)
+        let summaryLonger = try summary(runA)
+        XCTAssertEqual(summaryLonger.resumedFromStep, 4)
+        XCTAssertEqual(summaryLonger.wallSecondsIncomplete, true)
+        let report = ExperimentReport(cells: [ExperimentCell(task: "sst2", method: "freelb", seed: 1, summary: summaryLonger),
+                                              ExperimentCell(task: "sst2", method: "freelb", seed: 2, summary: summaryB)],
+                                      tasks: ["sst2"], methods: ["freelb"], seeds: [1, 2])
+        XCTAssertEqual(report.minutes(task: "sst2", method: "freelb"), [summaryB.wallSeconds / 60])
+        XCTAssertTrue(report.markdown().contains("Left out: sst2/freelb/seed-1"), report.markdown())
     }
 }
