@@ -33,6 +33,26 @@ public struct ExperimentReport: Codable {
         cells.filter { $0.task == task && $0.method == method }.compactMap { $0.summary.bestMetric.map { $0 * 100 } }
     }
 
+    /// Score (×100) of one task, method and seed; nil when that run has not finished.
+    public func score(task: String, method: String, seed: UInt64) -> Double? {
+        cells.first { $0.task == task && $0.method == method && $0.seed == seed }?.summary.bestMetric.map { $0 * 100 }
+    }
+
+    /// Seeds with a finished run, in the order asked for (or ascending when the grid did not say).
+    public var reportedSeeds: [UInt64] {
+        seeds ?? Array(Set(cells.map(\.seed))).sorted()
+    }
+
+    /// method − baseline (×100) on each seed where both finished: the same seed gives both runs the same
+    /// data order and head initialisation, so the pair isolates the method.
+    public func pairedDifferences(task: String, method: String, baseline: String) -> [Double] {
+        reportedSeeds.compactMap { seed in
+            guard let a = score(task: task, method: method, seed: seed), let b = score(task: task, method: baseline, seed: seed)
+            else { return nil }
+            return a - b
+        }
+    }
+
     public static func median(_ values: [Double]) -> Double {
         let s = values.sorted()
         guard !s.isEmpty else { return .nan }
@@ -53,13 +73,14 @@ public struct ExperimentReport: Codable {
             .map { $0.summary.wallSeconds / 60 }
     }
 
-    /// The scores table (median (std) ×100; "n=k" where fewer seeds than asked have finished),
-    /// then the median wall time per run.
+    /// The scores table (median (std) ×100; "n=k" where fewer seeds than asked have finished), the
+    /// scores of each seed, the paired differences from the first method, then the median wall time per run.
     public func markdown() -> String {
-        func table(_ cell: (_ task: String, _ method: String) -> String) -> [String] {
+        func table(_ rows: [String], _ cell: (_ task: String, _ method: String) -> String) -> [String] {
             ["| method | " + tasks.joined(separator: " | ") + " |", "|---|" + tasks.map { _ in "---|" }.joined()]
-                + methods.map { method in "| \(method) | " + tasks.map { cell($0, method) }.joined(separator: " | ") + " |" }
+                + rows.map { method in "| \(method) | " + tasks.map { cell($0, method) }.joined(separator: " | ") + " |" }
         }
+        func table(_ cell: (_ task: String, _ method: String) -> String) -> [String] { table(methods, cell) }
         let scoreRows = table { task, method in
             let s = scores(task: task, method: method)
             if s.isEmpty { return "–" }
@@ -71,8 +92,23 @@ public struct ExperimentReport: Codable {
             return m.isEmpty ? "–" : String(format: "%.1f", Self.median(m))
         }
         let metrics = tasks.compactMap { task in cells.first { $0.task == task }.map { "\(task): \($0.summary.mainMetric)" } }
-        let lines = scoreRows + ["", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""]
-            + timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
+        let seedList = reportedSeeds
+        let perSeedRows = table { task, method in
+            seedList.map { seed in score(task: task, method: method, seed: seed).map { String(format: "%.2f", $0) } ?? "–" }
+                .joined(separator: " / ")
+        }
+        var lines = scoreRows + ["", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""]
+            + perSeedRows + ["", "Best dev score ×100 of seed " + seedList.map(String.init).joined(separator: " / ") + ".", ""]
+        if let baseline = methods.first, methods.count > 1 {
+            let pairedRows = table(Array(methods.dropFirst())) { task, method in
+                let d = pairedDifferences(task: task, method: method, baseline: baseline)
+                if d.isEmpty { return "–" }
+                return String(format: "%+.2f", d.reduce(0, +) / Double(d.count)) + " (\(d.filter { $0 > 0 }.count) of \(d.count))"
+            }
+            lines += pairedRows + ["", "Difference from \(baseline) on the same seed ×100: the mean, and (on how many seeds the "
+                + "method scored higher, of the seeds both finished).", ""]
+        }
+        lines += timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
         return lines.joined(separator: "\n") + "\n"
     }
 

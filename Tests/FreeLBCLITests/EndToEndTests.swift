@@ -245,6 +245,22 @@ final class EndToEndTests: XCTestCase {
             XCTAssertTrue(markdown.contains("| \(method) | \(minutes.joined(separator: " | ")) |"), "wall times of \(method) in:\n\(markdown)")
         }
         XCTAssertTrue(markdown.contains("Median wall time per run, minutes."), markdown)
+        // Per seed ("seed 1 / seed 2"), then freelb − vanilla on the same seed: mean (seeds where freelb is higher of 2).
+        for method in ["vanilla", "freelb"] {
+            let perSeed = ["sst2", "rte"].map { task in
+                [UInt64(1), 2].map { String(format: "%.2f", report.score(task: task, method: method, seed: $0)!) }.joined(separator: " / ")
+            }
+            XCTAssertTrue(markdown.contains("| \(method) | \(perSeed.joined(separator: " | ")) |"), "seeds of \(method) in:\n\(markdown)")
+        }
+        let paired = try ["sst2", "rte"].map { task -> String in
+            let d = try [UInt64(1), 2].map { seed in
+                try XCTUnwrap(report.score(task: task, method: "freelb", seed: seed)) - XCTUnwrap(report.score(task: task, method: "vanilla", seed: seed))
+            }
+            XCTAssertEqual(report.pairedDifferences(task: task, method: "freelb", baseline: "vanilla"), d)
+            return String(format: "%+.2f", (d[0] + d[1]) / 2) + " (\(d.filter { $0 > 0 }.count) of 2)"
+        }
+        XCTAssertTrue(markdown.contains("| freelb | \(paired.joined(separator: " | ")) |"), "paired row in:\n\(markdown)")
+        XCTAssertFalse(markdown.contains("| vanilla | +"), "the baseline has no paired row:\n\(markdown)")
 
         // A rerun trains nothing: every cell is reported as cached and the table is unchanged.
         let second = try CLI.run(arguments)
@@ -262,6 +278,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(partialEvents.contains { $0["event"] as? String == "cell_start" }, partial.stderr)
         XCTAssertEqual(partialEvents.filter { $0["event"] as? String == "cell_missing" }.count, 4, partial.stderr)
         XCTAssertEqual(partial.stdout.components(separatedBy: " n=2").count - 1, 4, partial.stdout)
+        XCTAssertEqual(partial.stdout.components(separatedBy: " / –").count - 1, 4, "seed 3 is a dash in each per-seed cell:\n\(partial.stdout)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("sst2/vanilla/seed-3").path))
 
         // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.
