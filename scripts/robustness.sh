@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 8's robustness table (paper Table 5, spec §10): on RTE and CoLA dev, the seed-1 models of
 # vanilla, PGD-3 and FreeLB-3 from scripts/results-grid.sh, FreeLB as the anchor. Scaled to this
-# machine: R = 0.5 (the radii the anchors need are below it), at most 150 PGD steps of the spec's size
+# machine: R = 0.5 (the seed-1 anchors need less; the seed-3 RTE anchor reaches it), at most 150 PGD steps of the spec's size
 # 5e-3 (enough to reach the sphere of R and climb on it), the first LIMIT dev examples (RTE 128, CoLA 200).
 # Writes docs/results/robustness/<task>.json (the full report), <task>.md (the table) and <task>.log
 # (progress events with elapsed seconds). SEED=n uses the seed-n models instead, into <task>-seed-n.*.

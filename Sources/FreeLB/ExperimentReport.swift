@@ -38,7 +38,7 @@ public struct ExperimentReport: Codable {
         cells.first { $0.task == task && $0.method == method && $0.seed == seed }?.summary.bestMetric.map { $0 * 100 }
     }
 
-    /// Seeds with a finished run, in the order asked for (or ascending when the grid did not say).
+    /// The seeds the grid asked for; when it did not say, those with a finished run, ascending.
     public var reportedSeeds: [UInt64] {
         seeds ?? Array(Set(cells.map(\.seed))).sorted()
     }

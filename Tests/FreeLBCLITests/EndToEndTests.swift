@@ -247,8 +247,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(markdown.contains("Median wall time per run, minutes."), markdown)
         // Per seed ("seed 1 / seed 2"), then freelb − vanilla on the same seed: mean (seeds where freelb is higher of 2).
         for method in ["vanilla", "freelb"] {
-            let perSeed = ["sst2", "rte"].map { task in
-                [UInt64(1), 2].map { String(format: "%.2f", report.score(task: task, method: method, seed: $0)!) }.joined(separator: " / ")
+            let perSeed = try ["sst2", "rte"].map { task in
+                try [UInt64(1), 2].map { String(format: "%.2f", try XCTUnwrap(report.score(task: task, method: method, seed: $0))) }
+                    .joined(separator: " / ")
             }
             XCTAssertTrue(markdown.contains("| \(method) | \(perSeed.joined(separator: " | ")) |"), "seeds of \(method) in:\n\(markdown)")
         }
