@@ -8,6 +8,9 @@
 # Finished cells' small files are kept in docs/results/grid (committed) and seed the run folders, so
 # the grid advances across sessions even when runs/ (checkpoints, gitignored) is gone.
 # Table only, from the cells finished so far: REPORT_ONLY=1 scripts/results-grid.sh
+# One worker over chosen methods (e.g. seeds 4 and 5 of vanilla and FreeLB-3):
+#   SEEDS=4,5 METHODS=vanilla,freelb scripts/results-grid.sh
+# The grid runs a copy of the release binary (runs/bin/freelb), so rebuilding during a grid is safe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -23,22 +26,29 @@ grid_flags=(--model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../share
 mkdir -p "$grid" "$kept"
 sync_cells "$kept" "$grid"
 swift build -c release --product freelb
+mkdir -p runs/bin && cp .build/release/freelb runs/bin/freelb.new && mv runs/bin/freelb.new runs/bin/freelb
+freelb=runs/bin/freelb
 trap 'sync_cells "$grid" "$kept"' EXIT
 
 worker() {   # METHODS LOG
     for seed in ${seeds//,/ }; do
         for task in ${tasks//,/ }; do
-            .build/release/freelb experiment --tasks "$task" --methods "$1" --seeds "$seed" "${grid_flags[@]}" \
+            "$freelb" experiment --tasks "$task" --methods "$1" --seeds "$seed" "${grid_flags[@]}" \
                 --threads 1 >> "$2" 2>&1 || return 1
             sync_cells "$grid" "$kept"
         done
     done
 }
 if [ -z "${REPORT_ONLY:-}" ]; then
-    worker vanilla,freelb,freeat "$grid/worker-1.log" &
-    worker pgd,freelb-noreuse "$grid/worker-2.log" &
-    wait
+    if [ -n "${METHODS:-}" ]; then
+        worker "$METHODS" "$grid/worker-$METHODS.log"
+        exit 0   # the table: REPORT_ONLY=1 REPORT_SEEDS=1,2,3,4,5 scripts/results-grid.sh
+    else
+        worker vanilla,freelb,freeat "$grid/worker-1.log" &
+        worker pgd,freelb-noreuse "$grid/worker-2.log" &
+        wait
+    fi
 fi
-.build/release/freelb experiment --tasks "$tasks" --methods vanilla,pgd,freeat,freelb,freelb-noreuse --seeds "$seeds" \
+"$freelb" experiment --tasks "$tasks" --methods "${REPORT_METHODS:-vanilla,pgd,freeat,freelb,freelb-noreuse}" --seeds "${REPORT_SEEDS:-$seeds}" \
     "${grid_flags[@]}" --report-only
 cp "$grid/results.md" "$grid/results.json" "$kept/"
