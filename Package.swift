@@ -11,7 +11,8 @@
 //   FreeLBSafetensors, FreeLBHub, FreeLBTokenizers, FreeLBData: IO, no autodiff
 import PackageDescription
 
-let swiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// No unsafe flags: bounds checks stay in release builds, and the package can be a versioned dependency.
+let swiftSettings: [SwiftSetting] = []
 
 let package = Package(
     name: "FreeLB",

@@ -55,6 +55,7 @@
     R(double, flb_sum, (const float *x, long n), (x, n))                                             \
     R(double, flb_sum_squares, (const float *x, long n), (x, n))                                     \
     R(float, flb_max_abs, (const float *x, long n), (x, n))                                          \
+    R(long, flb_count_nonfinite, (const float *x, long n), (x, n))                                   \
     R(double, flb_dot, (const float *a, const float *b, long n), (a, b, n))
 
 #if defined(__x86_64__) && defined(__clang__)

@@ -32,8 +32,23 @@ float FLB_FN(flb_max_abs)(const float *x, long n) {
     long i = 0;
     for (; i + FLB_W <= n; i += FLB_W) m = vmax(m, vabs(vload(x + i)));
     float r = vhmax(m);
-    for (; i < n; i++) r = fabsf(x[i]) > r ? fabsf(x[i]) : r;
+    for (; i < n; i++) r = (fabsf(x[i]) > r || x[i] != x[i]) ? fabsf(x[i]) : r;
     return r;
+}
+
+// Elements that are NaN or ±inf (x − x is NaN exactly for those).
+long FLB_FN(flb_count_nonfinite)(const float *x, long n) {
+    vi bad = 0;
+    long i = 0;
+    for (; i + FLB_W <= n; i += FLB_W) {
+        vf v = vload(x + i);
+        vf d = v - v;
+        bad -= (d != d);   // a true lane is −1
+    }
+    long count = 0;
+    for (int k = 0; k < FLB_W; k++) count += bad[k];
+    for (; i < n; i++) count += (x[i] - x[i]) != (x[i] - x[i]);
+    return count;
 }
 
 // PyTorch's AdamW order of operations (torch.optim.adamw, single tensor, non-fused).

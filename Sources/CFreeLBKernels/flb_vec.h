@@ -36,8 +36,9 @@ FLB_INLINE void vstore_part(float *p, vf v, long k) {
 }
 // m lanes are all-ones or zero (the result of a vector comparison).
 FLB_INLINE vf vselect(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-FLB_INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
-FLB_INLINE vf vmin(vf a, vf b) { return vselect(a < b, a, b); }
+// NaN in `a` propagates (compare-and-select alone would replace it by `b`, hiding a diverged value).
+FLB_INLINE vf vmax(vf a, vf b) { return vselect((a > b) | (a != a), a, b); }
+FLB_INLINE vf vmin(vf a, vf b) { return vselect((a < b) | (a != a), a, b); }
 FLB_INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 FLB_INLINE vf vsqrt(vf a) { return __builtin_elementwise_sqrt(a); }
 
@@ -46,8 +47,8 @@ FLB_INLINE float vhmax(vf v) {
     vf8 b = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
     float m = -INFINITY;
     for (int i = 0; i < 8; i++) {
-        float c = a[i] > b[i] ? a[i] : b[i];
-        m = c > m ? c : m;
+        float c = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
+        m = (c > m || c != c) ? c : m;
     }
     return m;
 }
@@ -61,7 +62,7 @@ FLB_INLINE double vhsum(vf v) {
 
 // exp(x) with ~1 ulp relative error (Cephes expf polynomial after Cody–Waite reduction
 // x = n ln2 + r, |r| ≤ ln2/2). Returns exactly 0 for x < −87.336 (and for −inf); x is clamped to 88,
-// so larger arguments give exp(88) ≈ 1.65e38 instead of inf (callers only need "huge" there).
+// so larger arguments give exp(88) ≈ 1.65e38 instead of inf (callers only need "huge" there). NaN stays NaN.
 FLB_INLINE vf vexp(vf x) {
     const float shifter = 12582912.0f;  // 1.5 · 2^23: adding it rounds to an integer
     vi under = x < -87.33654f;

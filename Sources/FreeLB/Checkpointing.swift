@@ -77,13 +77,27 @@ public enum Checkpointing {
         }
     }
 
-    /// The published checkpoint folder, if any.
-    public static func latest(in runDirectory: URL) -> URL? {
-        guard let data = try? Data(contentsOf: runDirectory.appendingPathComponent(latestFile)),
-              let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              name.hasPrefix("checkpoint-"), !name.contains("/") else { return nil }
+    /// The published checkpoint folder; nil when the run has none (no `latest` file). A `latest` that
+    /// does not name a complete checkpoint is an error: starting over would delete the checkpoints.
+    public static func latest(in runDirectory: URL) throws -> URL? {
+        let file = runDirectory.appendingPathComponent(latestFile)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        func corrupt(_ problem: String) -> RunError {
+            RunError("\(file.path): \(problem); the run folder is damaged. Repair `latest` to name one of its checkpoint-<step> "
+                     + "folders, or remove it to start the run over (this deletes its checkpoints)")
+        }
+        guard let data = try? Data(contentsOf: file), data.count <= 4096,
+              let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw corrupt("cannot be read as a short UTF-8 text")
+        }
+        guard name.hasPrefix("checkpoint-"), !name.contains("/"), !name.hasSuffix(".partial") else {
+            throw corrupt("'\(name.prefix(80))' is not a checkpoint folder name")
+        }
         let url = runDirectory.appendingPathComponent(name)
-        return FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path) ? url : nil
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path) else {
+            throw corrupt("names \(name), which has no trainer_state.json")
+        }
+        return url
     }
 
     /// Restores model weights, optimizer state and RNG states from a checkpoint folder.
@@ -140,5 +154,46 @@ public enum Checkpointing {
             }
         }
         fsync(fd)
+    }
+}
+
+/// An exclusive lock on a run folder for the life of the process that holds it (`flock` on `.lock`,
+/// which records the owner's pid). The kernel drops the lock when its owner dies, so a stale `.lock`
+/// file never blocks a rerun; it is reported instead.
+public final class RunFolderLock {
+    public let url: URL
+    private let descriptor: Int32
+    /// The pid recorded by an earlier owner that is no longer running (nil: the lock file was new or clean).
+    public let stalePid: Int32?
+
+    public init(folder: URL) throws {
+        url = folder.appendingPathComponent(".lock")
+        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunError("\(url.path): cannot create the run folder's lock file (\(String(cString: strerror(errno))))") }
+        let recorded = Self.recordedPid(fd)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            let owner = recorded.map { "process \($0)" } ?? "another process"
+            throw RunError("\(folder.path) is in use by \(owner) (locked through \(url.lastPathComponent)); "
+                           + "wait for it to finish, or choose another --output-dir")
+        }
+        descriptor = fd
+        stalePid = recorded.flatMap { $0 != getpid() && $0 > 0 ? $0 : nil }
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    deinit {
+        _ = ftruncate(descriptor, 0)
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+
+    private static func recordedPid(_ fd: Int32) -> Int32? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        return Int32(String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

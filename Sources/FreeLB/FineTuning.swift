@@ -11,6 +11,10 @@ public enum RunEvent {
     case started(resumedFromStep: Int?, totalSteps: Int, stepsPerEpoch: Int, trainExamples: Int, devExamples: Int)
     case step(StepProgress)
     case evaluation(EvaluationResult, mainMetric: String, isBest: Bool)
+    /// Something the user should know that does not stop the run (a new task head, a stale lock).
+    case warning(String)
+    /// A NaN or infinite value; the batch's update was skipped (see `NonFinitePolicy`).
+    case nonFinite(NonFiniteValue, skippedBatches: Int)
     case checkpointSaved(URL)
     case finished(RunSummary)
 }
@@ -53,13 +57,24 @@ public final class FineTuningRun {
         let config = configuration
         let start = Date()
         let fm = FileManager.default
-        try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        do { try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true) } catch {
+            throw RunError("--output-dir \(outputDirectory.path): cannot create the folder (\(Self.reason(error)))")
+        }
+        let lock = try RunFolderLock(folder: outputDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        if let pid = lock.stalePid {
+            onEvent(.warning("\(lock.url.path) was left by process \(pid), which is no longer running; the folder is taken over"))
+        }
         for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
 
         let task = try TaskRegistry.task(named: config.task)
         let modelLoad = try TransformerClassifier.load(config.model, kind: task.type.modelKind,
                                                         numLabels: task.isMultipleChoice ? nil : task.numLabels, seed: config.seed)
         let model = modelLoad.model
+        if model.headIsNew {
+            onEvent(.warning("\(modelLoad.directory.path) has no trained \(model.architecture) head: it is newly initialised "
+                             + "and will be trained (expected when fine-tuning a pretrained base model)"))
+        }
         if !task.isMultipleChoice && !task.isRegression {
             model.config.id2label = Dictionary(uniqueKeysWithValues: task.labels.enumerated().map { ($0.offset, $0.element) })
         }
@@ -89,7 +104,7 @@ public final class FineTuningRun {
         var resumedFrom: Int? = nil
         var wallSecondsBefore: Double? = 0
         func wallSeconds() -> Double { (wallSecondsBefore ?? 0) + Date().timeIntervalSince(start) }
-        if let checkpoint = Checkpointing.latest(in: outputDirectory) {
+        if let checkpoint = try Checkpointing.latest(in: outputDirectory) {
             record = try Checkpointing.restore(state, from: checkpoint)
             try Self.checkResumable(stored: record.configuration, current: config, folder: outputDirectory)
             record.configuration = config.json
@@ -105,7 +120,13 @@ public final class FineTuningRun {
         // Lines past the checkpoint (all of them when there is none) came from steps that are trained again.
         let loggedEvaluation = try metricsLog.dropLines(afterStep: resumedFrom ?? 0)
         let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
+        func requireFiniteParameters(_ what: String) throws {
+            if let (name, tensor) = model.namedParameters().first(where: { $0.1.nonFiniteCount > 0 }) {
+                throw RunError("not writing \(what): parameter '\(name)' holds \(tensor.nonFiniteCount) NaN or infinite values")
+            }
+        }
         func saveModel(_ name: String) throws {
+            try requireFiniteParameters(name + "/")
             try Checkpointing.replaceDirectory(outputDirectory.appendingPathComponent(name)) { folder in
                 try model.save(to: folder)
                 for file in tokenizerSources where fm.fileExists(atPath: file.path) {
@@ -114,6 +135,7 @@ public final class FineTuningRun {
             }
         }
         func checkpoint() throws {
+            try requireFiniteParameters("a checkpoint")
             record.globalStep = state.globalStep
             record.optimizerScalars = optimizer.exportState().scalars
             record.perturbationGenerator = state.perturbationGenerator
@@ -123,9 +145,13 @@ public final class FineTuningRun {
             onEvent(.checkpointSaved(outputDirectory))
         }
 
+        var metricsFailure: Error?
         let trainer = Trainer(state: state, method: method, accumulationSteps: config.gradientAccumulationSteps,
                               evaluationBatches: devBatches, evaluationInterval: config.evalSteps,
-                              metrics: { (try? dev.metrics($0)) ?? [:] })
+                              metrics: { logits in
+                                  do { return try dev.metrics(logits) } catch { metricsFailure = error; return [:] }
+                              })
+        trainer.nonFinitePolicy = config.onNonfinite == .skip ? .skip(maxConsecutive: config.nonfiniteSkipLimit) : .stop
         var lastMetrics: [String: Double] = [:]
         var lastEvaluationStep = -1
         // A run killed after its last evaluation but before its summary is not evaluated (and logged) twice.
@@ -136,10 +162,15 @@ public final class FineTuningRun {
         var failure: Error?
         var interrupted = false
         func handleEvaluation(_ result: EvaluationResult) -> TrainingControl {
+            if let error = metricsFailure { failure = error; return .stop }
             lastMetrics = result.metrics
             lastEvaluationStep = result.step
-            let value = result.metrics[task.mainMetric] ?? -Double.infinity
-            let isBest = record.bestMetric.map { value > $0 } ?? true
+            guard let value = result.metrics[task.mainMetric] else {
+                failure = RunError("evaluation at step \(result.step) gave no \(task.mainMetric)")
+                return .stop
+            }
+            // A NaN score (a diverged model) is never the best.
+            let isBest = value.isFinite && (record.bestMetric.map { value > $0 } ?? true)
             var line: [String: Any] = ["type": "eval", "step": result.step, "epoch": result.epoch, "loss": Double(result.loss)]
             for (k, v) in result.metrics { line[k] = v }
             metricsLog.append(line)
@@ -163,6 +194,12 @@ public final class FineTuningRun {
                 onEvent(.step(progress))
             case .evaluation(let result):
                 if handleEvaluation(result) == .stop { return .stop }
+            case let .nonFinite(bad, skipped):
+                var line: [String: Any] = ["type": "nonfinite", "step": bad.step, "pass": bad.pass, "value": Double(bad.value),
+                                           "skipped_batches": skipped, "message": bad.description]
+                if case let .parameters(name, count) = bad.quantity { line["parameter"] = name; line["count"] = count }
+                metricsLog.append(line)
+                onEvent(.nonFinite(bad, skippedBatches: skipped))
             case .epochEnd:
                 break
             }
@@ -170,6 +207,15 @@ public final class FineTuningRun {
             return .proceed
         }
         if let failure { throw failure }
+        if let bad = trainer.stoppedOnNonFinite {
+            // No checkpoint, best/ or final/ is written from here: the last good ones stay as they are.
+            let kept = (try? Checkpointing.latest(in: outputDirectory)).flatMap { $0 }.map { "the last good checkpoint, \($0.lastPathComponent), is kept; "
+                + "a rerun resumes from it" } ?? "no checkpoint had been written yet"
+            let hint = config.onNonfinite == .skip
+                ? "more than \(config.nonfiniteSkipLimit) batches in a row were skipped, or the parameters became non-finite"
+                : "lower --learning-rate, check the data, or pass --on-nonfinite skip to skip such batches"
+            throw RunError("training diverged: \(bad.description); \(hint); \(kept)")
+        }
         if !completed || interrupted {
             try checkpoint()
         } else {
@@ -198,10 +244,19 @@ public final class FineTuningRun {
 }
 
 extension FineTuningRun {
+    /// An error's own words, without Foundation's domain and code.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, let posix = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            return String(cString: strerror(posix.rawValue))
+        }
+        return ns.localizedDescription
+    }
+
     /// Settings that may change when a run is resumed: how long it trains, how often it evaluates,
     /// where the files are. Anything else would silently mix two different trainings.
     static let resumeMutableKeys: Set<String> = ["max-steps", "epochs", "eval-steps", "output-dir", "data-dir",
-                                                  "eval-limit", "eval-batch-size"]
+                                                  "eval-limit", "eval-batch-size", "on-nonfinite", "nonfinite-skip-limit"]
 
     /// The model a `--model` value names, wherever the checkout is: the folder name or the hub id's last
     /// part ("/a/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/" and "sentence-transformers/all-MiniLM-L6-v2"
@@ -256,7 +311,7 @@ final class MetricsLog {
     }
 
     func append(_ object: [String: Any]) {
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        var data = jsonLine(object)
         data.append(0x0A)
         if let handle = try? FileHandle(forWritingTo: url) {
             handle.seekToEndOfFile()
@@ -266,4 +321,26 @@ final class MetricsLog {
             try? data.write(to: url)
         }
     }
+}
+
+/// `value` with every NaN or infinite number replaced by the string "NaN", "Infinity" or "-Infinity"
+/// (JSON has no such numbers; Python's json module reads these spellings back as floats).
+public func jsonSafe(_ value: Any) -> Any {
+    switch value {
+    case let number as Double where !number.isFinite:
+        return number.isNaN ? "NaN" : number > 0 ? "Infinity" : "-Infinity"
+    case let number as Float where !number.isFinite:
+        return jsonSafe(Double(number))
+    case let dictionary as [String: Any]:
+        return dictionary.mapValues(jsonSafe)
+    case let array as [Any]:
+        return array.map(jsonSafe)
+    default:
+        return value
+    }
+}
+
+/// One compact JSON object with sorted keys; non-finite numbers become strings (see `jsonSafe`).
+public func jsonLine(_ object: [String: Any]) -> Data {
+    (try? JSONSerialization.data(withJSONObject: jsonSafe(object), options: [.sortedKeys])) ?? Data("{}".utf8)
 }

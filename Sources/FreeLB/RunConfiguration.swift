@@ -6,6 +6,14 @@ public enum MethodName: String, Codable, CaseIterable, Sendable {
     case vanilla, freelb, pgd, freeat, yopo
 }
 
+/// What a run does when a loss, the gradient norm or a parameter becomes NaN or infinite.
+public enum NonFiniteAction: String, Codable, CaseIterable, Sendable {
+    /// Stop with an error naming the step and the pass; the last good checkpoint is kept.
+    case stop
+    /// Skip the batch's update, log it, and stop after `nonfinite-skip-limit` skipped batches in a row.
+    case skip
+}
+
 public struct RunConfiguration: Codable, Equatable {
     public var model: String = ""
     public var task: String = ""
@@ -42,6 +50,9 @@ public struct RunConfiguration: Codable, Equatable {
     public var evalLimit: Int? = nil
     /// Batch training examples of similar length together (less padding; HF's `--group_by_length`).
     public var groupByLength: Bool = false
+    public var onNonfinite: NonFiniteAction = .stop
+    /// With `onNonfinite == .skip`: stop after more than this many skipped batches in a row.
+    public var nonfiniteSkipLimit: Int = 10
 
     public init() {}
 
@@ -55,6 +66,7 @@ public struct RunConfiguration: Codable, Equatable {
         case advMaxNorm = "adv-max-norm", advNorm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
         case advBeginStep = "adv-begin-step", advCleanPass = "adv-clean-pass", yopoInnerSteps = "yopo-inner-steps"
         case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
+        case onNonfinite = "on-nonfinite", nonfiniteSkipLimit = "nonfinite-skip-limit"
     }
 
     /// Decodes a partial JSON object: absent keys keep the current values.
@@ -123,17 +135,52 @@ public struct RunConfiguration: Codable, Equatable {
         }
     }
 
-    /// Checks values a user can get wrong.
+    /// The allowed values of every numeric setting, by flag name (shown by `--help` and in errors).
+    public static let allowedValues: [String: String] = [
+        "max-seq-length": "an integer in 4...65536", "learning-rate": "a finite number > 0",
+        "batch-size": "an integer in 1...65536", "eval-batch-size": "an integer in 1...65536",
+        "gradient-accumulation-steps": "an integer in 1...65536", "epochs": "a finite number in (0, 100000]",
+        "max-steps": "an integer in 1...1000000000", "warmup-ratio": "a number in [0, 1]",
+        "warmup-steps": "an integer in 0...1000000000", "weight-decay": "a finite number ≥ 0",
+        "adam-epsilon": "a finite number > 0", "max-grad-norm": "a finite number ≥ 0 (0 disables clipping)",
+        "eval-steps": "an integer in 1...1000000000", "adv-steps": "an integer in 1...1000",
+        "adv-lr": "a finite number ≥ 0", "adv-init-mag": "a finite number ≥ 0 (> 0 for yopo)",
+        "adv-max-norm": "a finite number (≤ 0: no projection)", "adv-begin-step": "an integer in 0...1000000000",
+        "yopo-inner-steps": "an integer in 1...1000", "train-limit": "an integer ≥ 1", "eval-limit": "an integer ≥ 1",
+        "nonfinite-skip-limit": "an integer in 0...1000000",
+    ]
+
+    /// Checks every value a user can get wrong; the error names the flag and its allowed values.
     public func validate() throws {
         if model.isEmpty { throw RunError("--model is required (a folder or a Hugging Face model id)") }
         if task.isEmpty { throw RunError("--task is required") }
         if outputDir.isEmpty { throw RunError("--output-dir is required") }
-        if batchSize <= 0 { throw RunError("--batch-size must be positive, got \(batchSize)") }
-        if gradientAccumulationSteps <= 0 { throw RunError("--gradient-accumulation-steps must be positive") }
-        if maxSeqLength < 4 { throw RunError("--max-seq-length must be at least 4, got \(maxSeqLength)") }
-        if advSteps < 1 { throw RunError("--adv-steps must be at least 1, got \(advSteps)") }
-        if method == .yopo && advInitMag <= 0 { throw RunError("--method yopo needs --adv-init-mag > 0") }
-        if !(0...1).contains(warmupRatio) { throw RunError("--warmup-ratio must be in [0, 1], got \(warmupRatio)") }
+        func check(_ flag: String, _ value: Any, _ ok: Bool) throws {
+            if !ok { throw RunError("--\(flag) \(value): must be \(Self.allowedValues[flag] ?? "valid")") }
+        }
+        func finite(_ x: Double) -> Bool { x.isFinite }
+        try check("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
+        try check("learning-rate", learningRate, finite(learningRate) && learningRate > 0)
+        try check("batch-size", batchSize, (1...65536).contains(batchSize))
+        try check("eval-batch-size", evalBatchSize, (1...65536).contains(evalBatchSize))
+        try check("gradient-accumulation-steps", gradientAccumulationSteps, (1...65536).contains(gradientAccumulationSteps))
+        try check("epochs", epochs, finite(epochs) && epochs > 0 && epochs <= 100_000)
+        if let maxSteps { try check("max-steps", maxSteps, (1...1_000_000_000).contains(maxSteps)) }
+        try check("warmup-ratio", warmupRatio, (0...1).contains(warmupRatio))
+        if let warmupSteps { try check("warmup-steps", warmupSteps, (0...1_000_000_000).contains(warmupSteps)) }
+        try check("weight-decay", weightDecay, finite(weightDecay) && weightDecay >= 0)
+        try check("adam-epsilon", adamEpsilon, finite(adamEpsilon) && adamEpsilon > 0)
+        try check("max-grad-norm", maxGradNorm, finite(maxGradNorm) && maxGradNorm >= 0)
+        if let evalSteps { try check("eval-steps", evalSteps, (1...1_000_000_000).contains(evalSteps)) }
+        try check("adv-steps", advSteps, (1...1000).contains(advSteps))
+        try check("adv-lr", advLr, finite(advLr) && advLr >= 0)
+        try check("adv-init-mag", advInitMag, finite(advInitMag) && advInitMag >= 0 && (method != .yopo || advInitMag > 0))
+        try check("adv-max-norm", advMaxNorm, finite(advMaxNorm))
+        try check("adv-begin-step", advBeginStep, (0...1_000_000_000).contains(advBeginStep))
+        try check("yopo-inner-steps", yopoInnerSteps, (1...1000).contains(yopoInnerSteps))
+        if let trainLimit { try check("train-limit", trainLimit, trainLimit >= 1) }
+        if let evalLimit { try check("eval-limit", evalLimit, evalLimit >= 1) }
+        try check("nonfinite-skip-limit", nonfiniteSkipLimit, (0...1_000_000).contains(nonfiniteSkipLimit))
     }
 }
 

@@ -26,11 +26,22 @@ public struct EvaluationResult {
 
 public enum TrainingEvent {
     case step(StepProgress)
+    /// A batch met a NaN or infinite value and its update was skipped; `skippedBatches` counts them all.
+    case nonFinite(NonFiniteValue, skippedBatches: Int)
     case evaluation(EvaluationResult)
     case epochEnd(Int)
 }
 
 public enum TrainingControl { case proceed, stop }
+
+/// What training does when a loss, the gradient norm or a parameter becomes NaN or infinite.
+public enum NonFinitePolicy: Equatable, Sendable {
+    /// Stop at the first one (the default).
+    case stop
+    /// Skip the batch's update and go on; stop after more than `maxConsecutive` skipped batches in a
+    /// row, or when the parameters themselves became non-finite.
+    case skip(maxConsecutive: Int)
+}
 
 /// Runs a model over batches without recording a graph (eval mode) and returns logits and mean loss.
 public func evaluate(_ model: TransformerClassifier, batches: [TrainingBatch]) -> (logits: [[Float]], loss: Float) {
@@ -63,6 +74,11 @@ public final class Trainer {
     public var metrics: (_ logits: [[Float]]) -> [String: Double]
     /// Dev batches (nil: no evaluation).
     public var evaluationBatches: [TrainingBatch]?
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Batches whose update was skipped for a non-finite value (this process).
+    public private(set) var skippedBatches = 0
+    /// The value that stopped training, when `run` returned false because of one.
+    public private(set) var stoppedOnNonFinite: NonFiniteValue?
 
     public init(state: TrainingState, method: TrainingStep, accumulationSteps: Int = 1,
                 evaluationBatches: [TrainingBatch]? = nil, evaluationInterval: Int? = nil,
@@ -88,6 +104,7 @@ public final class Trainer {
         var tokens = 0
         var epoch = 0
         var stepsBefore = 0
+        var consecutiveSkips = 0
         // Skip whole epochs already done (resume).
         while true {
             let batches = epochBatches(epoch)
@@ -102,6 +119,7 @@ public final class Trainer {
             while index < batches.count && state.globalStep < totalSteps {
                 let group = Array(batches[index..<min(batches.count, index + accumulationSteps)])
                 index += accumulationSteps
+                state.beginBatch()
                 let result = method.step(group, state: state)
                 tokens += group.reduce(0) { $0 + $1.input.attentionMask.reduce(0) { $0 + Int($1) } }
                 let elapsed = Date().timeIntervalSince(start)
@@ -109,6 +127,23 @@ public final class Trainer {
                                             learningRate: state.optimizer.learningRate,
                                             tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), elapsedSeconds: elapsed)
                 if onEvent(.step(progress)) == .stop { return false }
+                if let bad = state.nonFinite {
+                    skippedBatches += 1
+                    consecutiveSkips += 1
+                    if onEvent(.nonFinite(bad, skippedBatches: skippedBatches)) == .stop { return false }
+                    switch nonFinitePolicy {
+                    case .stop:
+                        stoppedOnNonFinite = bad
+                        return false
+                    case .skip(let limit):
+                        if !bad.isSkippable || consecutiveSkips > limit {
+                            stoppedOnNonFinite = bad
+                            return false
+                        }
+                    }
+                } else {
+                    consecutiveSkips = 0
+                }
                 if let interval = evaluationInterval, state.globalStep % interval == 0,
                    let result = evaluateNow(epoch: epoch), onEvent(.evaluation(result)) == .stop {
                     return false

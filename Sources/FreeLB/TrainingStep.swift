@@ -45,12 +45,50 @@ public final class TrainingState {
         if let schedule { optimizer.learningRate = schedule.learningRate(atStep: globalStep) }
     }
 
-    /// Clip, record, update. Does not advance the schedule.
+    /// The first NaN or infinite value met in the current batch (nil: none). An update that sees it
+    /// is skipped; the caller decides whether to stop or go on (`Trainer`).
+    public internal(set) var nonFinite: NonFiniteValue?
+    /// Loss evaluations since `beginBatch()` (the pass a non-finite loss is reported at).
+    var passesInBatch = 0
+
+    /// Resets the per-batch non-finite record.
+    func beginBatch() {
+        nonFinite = nil
+        passesInBatch = 0
+    }
+
+    /// Forward + loss at δ (nil: clean); a non-finite loss is recorded with its pass.
+    func lossAt(_ batch: TrainingBatch, delta: Tensor?) -> Tensor {
+        noteLoss(model.lossAt(batch, delta: delta))
+    }
+
+    /// Records `loss` if it is NaN or infinite; returns it.
+    @discardableResult
+    func noteLoss(_ loss: Tensor) -> Tensor {
+        passesInBatch += 1
+        let value = loss.item
+        if !value.isFinite && nonFinite == nil {
+            nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .loss, value: value)
+        }
+        return loss
+    }
+
+    /// Clip, record, update. Does not advance the schedule. Skips the update after a non-finite loss
+    /// or gradient norm, and records parameters that the update made non-finite.
     func optimizerStep() {
+        guard nonFinite == nil else { return }
         let parameters = model.namedParameters()
-        clipGradientNorm(parameters.map(\.1), maxNorm: maxGradNorm)
+        let norm = clipGradientNorm(parameters.map(\.1), maxNorm: maxGradNorm)
+        guard norm.isFinite else {
+            nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .gradientNorm, value: norm)
+            return
+        }
         trace?.recordGradients(parameters)
         optimizer.step(parameters)
+        if let (name, count) = parameters.lazy.map({ ($0.0, $0.1.nonFiniteCount) }).first(where: { $0.1 > 0 }) {
+            nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .parameters(name: name, count: count),
+                                       value: .nan)
+        }
     }
 
     /// The end of a batch for methods with one update: schedule, clip, step, advance the schedule.
@@ -65,6 +103,36 @@ public final class TrainingState {
         if let override = initialPerturbationOverride { return override(input) }
         return Perturbation.initial(shape: model.perturbationShape(input), mask: mask, config: config,
                                     generator: &perturbationGenerator)
+    }
+}
+
+/// A NaN or infinite value found during training.
+public struct NonFiniteValue: Equatable, CustomStringConvertible {
+    public enum Quantity: Equatable {
+        case loss, gradientNorm
+        /// A parameter the optimizer update made non-finite (`count` elements); the update cannot be undone.
+        case parameters(name: String, count: Int)
+    }
+    /// The optimizer step (1-based) and the forward pass within its batch (1-based).
+    public var step: Int
+    public var pass: Int
+    public var quantity: Quantity
+    public var value: Float
+
+    /// Whether skipping the batch leaves the model intact (false once parameters are non-finite).
+    public var isSkippable: Bool {
+        if case .parameters = quantity { return false }
+        return true
+    }
+
+    public var description: String {
+        let shown = value.isNaN ? "NaN" : value > 0 ? "+infinity" : "-infinity"
+        switch quantity {
+        case .loss: return "the loss is \(shown) at step \(step), pass \(pass)"
+        case .gradientNorm: return "the gradient norm is \(shown) at step \(step) (after \(pass) passes)"
+        case let .parameters(name, count):
+            return "the update of step \(step) made \(count) values of '\(name)' NaN or infinite (learning rate or weight decay too large?)"
+        }
     }
 }
 

@@ -272,7 +272,7 @@ extension TaskSpec {
         throw DataError(.fileNotFound, file: tried,
                         "no \(fileName) for task \(name) under \(dataDir.path) "
                         + "(looked in \(candidates.map(\.path).joined(separator: ", "))); "
-                        + "run `freelb download \(name)` or pass --data-dir pointing at a folder with this layout")
+                        + "pass --data-dir pointing at a folder with this layout (e.g. glue/RTE/train.tsv)")
     }
 }
 

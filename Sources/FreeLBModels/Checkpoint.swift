@@ -30,19 +30,34 @@ extension TransformerClassifier {
             config.id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
         }
         if kind == .regression { config.problemType = "regression" }
-        let model = TransformerClassifier(config: config, kind: kind, seed: seed)
+        try config.validateRanges(file: directory.appendingPathComponent("config.json").path)
         let weights = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else {
             throw CheckpointError(description: "\(directory.path): no model.safetensors (only the safetensors format is supported; convert pytorch_model.bin with `safetensors` first)")
         }
-        try model.loadWeights(from: weights, headSeed: seed)
+        // The header first: the sizes config.json claims must be stored in the file before anything is allocated.
+        let file = try SafetensorsFile(url: weights)
+        let stored = file.tensorInfos.reduce(0) { $0 &+ $1.elementCount }
+        guard let described = config.encoderParameterCount, described <= stored else {
+            throw CheckpointError(description: "\(directory.appendingPathComponent("config.json").path): the sizes in this config "
+                + "describe \(config.encoderParameterCount.map(String.init) ?? "more than Int.max") encoder parameters, but "
+                + "\(weights.path) stores only \(stored) values (config.json and model.safetensors do not match)")
+        }
+        let model = TransformerClassifier(config: config, kind: kind, seed: seed)
+        try model.loadWeights(from: file, headSeed: seed)
         model.prepareParameters()
         return (model, directory)
     }
 
-    /// Copies tensors from a safetensors file into the parameters (strict on the encoder).
-    public func loadWeights(from url: URL, headSeed: UInt64 = 0) throws {
-        let file = try SafetensorsFile(url: url)
+    /// Copies tensors from a safetensors file into the parameters (strict on the encoder). Returns
+    /// false when the file has no task head, which is then freshly initialised.
+    @discardableResult
+    public func loadWeights(from url: URL, headSeed: UInt64 = 0) throws -> Bool {
+        try loadWeights(from: SafetensorsFile(url: url), headSeed: headSeed)
+    }
+
+    @discardableResult
+    func loadWeights(from file: SafetensorsFile, headSeed: UInt64) throws -> Bool {
         let all = namedParameters()
         let headNames = Set(all.map(\.0).filter { $0.hasPrefix("classifier.") })
         let hasHead = headNames.allSatisfy { file.contains($0) }
@@ -55,6 +70,11 @@ extension TransformerClassifier {
         for (name, tensor) in all {
             guard let key = match.fileKeys[name] else { continue }
             try file.readFloats(key, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
+            let nonFinite = tensor.nonFiniteCount
+            if nonFinite > 0 {
+                throw CheckpointError(description: "\(file.url.path): tensor '\(key)' holds \(nonFinite) NaN or infinite values "
+                                      + "of \(tensor.count); the checkpoint is corrupt or comes from a diverged run")
+            }
         }
         if !hasHead {   // HF init of a fresh head: N(0, initializer_range), zero bias
             var generator = SeededGenerator(seed: headSeed &+ 0x4EAD)
@@ -64,6 +84,8 @@ extension TransformerClassifier {
                 }
             }
         }
+        headIsNew = !hasHead
+        return hasHead
     }
 
     /// Writes config.json and model.safetensors (atomically) in HF layout.

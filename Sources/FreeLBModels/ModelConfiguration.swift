@@ -160,13 +160,86 @@ public struct ModelConfiguration {
         id2label = labels
         problemType = try string("problem_type")
         rawValues = json
-        if hiddenSize % max(1, numAttentionHeads) != 0 {
+        try validateRanges(file: file)
+        if let bad = labels.keys.first(where: { !(0..<numLabels).contains($0) }) {
+            throw fail("id2label", "label index \(bad) is outside 0..<num_labels (\(numLabels))")
+        }
+    }
+
+    /// The allowed range of every size and id, checked before anything is allocated. The bounds are
+    /// far above real checkpoints (XLM-R's 250k vocabulary, ALBERT-xxlarge's 4096 width, 16k FFN).
+    public static let limits: [(field: String, range: ClosedRange<Int>)] = [
+        ("vocab_size", 1...(1 << 22)), ("hidden_size", 1...(1 << 16)), ("num_hidden_layers", 1...512),
+        ("num_attention_heads", 1...(1 << 12)), ("intermediate_size", 1...(1 << 18)),
+        ("max_position_embeddings", 1...(1 << 20)), ("type_vocab_size", 1...(1 << 10)), ("embedding_size", 1...(1 << 16)),
+        ("num_hidden_groups", 1...512), ("inner_group_num", 1...64), ("num_labels", 1...(1 << 16)),
+    ]
+
+    /// Throws a `ConfigurationError` naming the first field outside its range.
+    public func validateRanges(file: String = "config.json") throws {
+        func fail(_ field: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(file: file, field: field, problem: problem)
+        }
+        let values: [String: Int] = [
+            "vocab_size": vocabSize, "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
+            "num_attention_heads": numAttentionHeads, "intermediate_size": intermediateSize,
+            "max_position_embeddings": maxPositionEmbeddings, "type_vocab_size": typeVocabSize,
+            "embedding_size": embeddingSize, "num_hidden_groups": numHiddenGroups, "inner_group_num": innerGroupNum,
+            "num_labels": numLabels,
+        ]
+        for (field, range) in Self.limits {
+            let value = values[field] ?? 0
+            if !range.contains(value) {
+                throw fail(field, "must be in \(range.lowerBound)...\(range.upperBound), found \(value)")
+            }
+        }
+        if hiddenSize % numAttentionHeads != 0 {
             throw fail("num_attention_heads", "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
         }
-        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_attention_heads", numAttentionHeads),
-                               ("intermediate_size", intermediateSize), ("max_position_embeddings", maxPositionEmbeddings)] where value <= 0 {
-            throw fail(field, "must be positive, found \(value)")
+        if numHiddenGroups > numHiddenLayers {
+            throw fail("num_hidden_groups", "must be at most num_hidden_layers (\(numHiddenLayers)), found \(numHiddenGroups)")
         }
+        if !(0..<vocabSize).contains(padTokenId) {
+            throw fail("pad_token_id", "must be in 0..<vocab_size (\(vocabSize)), found \(padTokenId)")
+        }
+        if modelType == .roberta && padTokenId + 2 > maxPositionEmbeddings {
+            throw fail("pad_token_id", "RoBERTa positions start at pad_token_id + 1 = \(padTokenId + 1), "
+                       + "beyond max_position_embeddings \(maxPositionEmbeddings)")
+        }
+        for (field, p) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb),
+                           ("classifier_dropout", classifierDropout ?? 0)] where !(p >= 0 && p < 1) {
+            throw fail(field, "must be in [0, 1), found \(p)")
+        }
+        if !(layerNormEps > 0 && layerNormEps.isFinite) { throw fail("layer_norm_eps", "must be a positive finite number, found \(layerNormEps)") }
+        if !(initializerRange >= 0 && initializerRange.isFinite) {
+            throw fail("initializer_range", "must be a non-negative finite number, found \(initializerRange)")
+        }
+    }
+
+    /// Elements of the encoder's parameters (embeddings and layers; no pooler or head); nil if the
+    /// product overflows. A checkpoint must store at least this many, which bounds what loading allocates.
+    public var encoderParameterCount: Int? {
+        func product(_ factors: Int...) -> Int? {
+            var result = 1
+            for f in factors {
+                let (value, overflow) = result.multipliedReportingOverflow(by: f)
+                if overflow { return nil }
+                result = value
+            }
+            return result
+        }
+        let (h, e, i) = (hiddenSize, embeddingSize, intermediateSize)
+        guard let words = product(vocabSize, e), let positions = product(maxPositionEmbeddings, e),
+              let types = product(typeVocabSize, e), let attention = product(4, h, h), let ffn = product(2, h, i)
+        else { return nil }
+        let layer = attention + ffn + 4 * h + i + 4 * h   // + biases and two LayerNorms
+        let distinctLayers = modelType == .albert ? numHiddenGroups * innerGroupNum : numHiddenLayers
+        guard let layers = product(distinctLayers, layer) else { return nil }
+        let mapping = modelType == .albert ? e * h + h : 0
+        let (sum, overflow) = words.addingReportingOverflow(positions + types + 2 * e + mapping)
+        if overflow { return nil }
+        let (total, overflow2) = sum.addingReportingOverflow(layers)
+        return overflow2 ? nil : total
     }
 
     /// config.json contents: the original keys updated with this configuration.

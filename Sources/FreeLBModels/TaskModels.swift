@@ -25,6 +25,8 @@ public struct ModelOutput {
 /// `classifier.weight` (BERT/ALBERT) or `classifier.dense.weight` / `classifier.out_proj.weight` (RoBERTa).
 public final class TransformerClassifier: Module {
     public var config: ModelConfiguration
+    /// True when the last checkpoint loaded had no task head, so the head is freshly initialised (untrained).
+    public internal(set) var headIsNew = false
     public let kind: TaskKind
     public let encoder: Encoder
     public let dropoutController: DropoutController

@@ -11,10 +11,17 @@ struct ModelAndData: ParsableArguments {
     var model: String
     @Option(help: "Task name (see `freelb train --help`).") var task: String
     @Option(help: "Folder with the task's files. (default: ./data)") var dataDir: String?
-    @Option(help: "Maximum tokens per sequence.") var maxSeqLength: Int = 128
-    @Option(help: "Examples per batch.") var batchSize: Int = 64
-    @Option(help: "Use only the first N examples.") var limit: Int?
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+    @Option(help: "Maximum tokens per sequence. Allowed: \(allowed("max-seq-length")).") var maxSeqLength: Int = 128
+    @Option(help: "Examples per batch. Allowed: \(allowed("eval-batch-size")).") var batchSize: Int = 64
+    @Option(help: "Use only the first N examples. Allowed: \(allowed("eval-limit")).") var limit: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+
+    func validate() throws {
+        try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
+        try checkFlag("batch-size", batchSize, (1...65536).contains(batchSize), allowedKey: "eval-batch-size")
+        if let limit { try checkFlag("limit", limit, limit >= 1, allowedKey: "eval-limit") }
+        try validateThreads(threads)
+    }
 
     /// A run folder stands for its best model.
     var modelLocation: String {
@@ -35,6 +42,12 @@ struct ModelAndData: ParsableArguments {
     }
 }
 
+/// The message for a model whose task head is not in its checkpoint (random weights).
+func untrainedHeadMessage(_ model: TransformerClassifier, _ location: String) -> String {
+    "\(location) has no trained \(model.architecture) head; it was newly initialised with random weights, "
+        + "so its predictions are meaningless (pass a fine-tuned model, e.g. RUN/best)"
+}
+
 extension Split: ExpressibleByArgument {}
 
 struct Evaluate: ParsableCommand {
@@ -47,11 +60,12 @@ struct Evaluate: ParsableCommand {
         do {
             let split = split ?? .dev
             let (model, data) = try options.load(split: split)
+            if model.headIsNew { FileHandle.standardError.write(Data("warning: \(untrainedHeadMessage(model, options.modelLocation))\n".utf8)) }
             let (logits, loss) = FreeLB.evaluate(model, batches: data.orderedBatches)
             var report: [String: Any] = ["task": data.task.name, "split": split.rawValue, "examples": data.count,
                                          "loss": Double(loss), "main_metric": data.task.mainMetric]
             for (k, v) in try data.metrics(logits) { report[k] = v }
-            let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+            let json = try JSONSerialization.data(withJSONObject: jsonSafe(report), options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: json, as: UTF8.self))
         } catch { fail(error) }
     }
@@ -64,11 +78,16 @@ struct Predict: ParsableCommand {
     @OptionGroup var options: ModelAndData
     @Option(help: "The split to predict. (default: test)") var split: Split?
     @Option(help: "Folder for the submission file.") var outputDir: String
+    @Flag(help: "Write predictions even when the model has no trained task head (random predictions).")
+    var allowUntrainedHead = false
 
     func run() throws {
         do {
             let split = split ?? .test
             let (model, data) = try options.load(split: split)
+            if model.headIsNew && !allowUntrainedHead {
+                throw RunError(untrainedHeadMessage(model, options.modelLocation) + "; --allow-untrained-head writes the file anyway")
+            }
             let (logits, _) = FreeLB.evaluate(model, batches: data.orderedBatches)
             let (classes, scores) = data.predictions(logits)
             let folder = URL(fileURLWithPath: outputDir)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FreeLB
+import FreeLBData
 
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,9 +17,11 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated methods, e.g. vanilla,pgd,freeat,freelb,freelb-noreuse.") var methods: String
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
     @Flag(help: "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say).")
     var reportOnly = false
+
+    func validate() throws { try validateThreads(threads) }
 
     func run() throws {
         configureThreads(threads)
@@ -30,6 +33,16 @@ struct Experiment: ParsableCommand {
                 guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else { throw RunError("--seeds: '\(text)' is not a seed") }
                 return v
             }
+            // Every name and setting is checked before the first folder is created.
+            for task in taskList { _ = try TaskRegistry.task(named: task) }
+            for method in methodList where method != "freelb-noreuse" && MethodName(rawValue: method) == nil {
+                throw RunError("--methods: unknown method '\(method)' (vanilla, freelb, pgd, freeat, yopo, freelb-noreuse)")
+            }
+            if taskList.isEmpty || methodList.isEmpty || seedList.isEmpty { throw RunError("--tasks, --methods and --seeds need at least one value each") }
+            var probe = try flags.resolve()
+            probe.task = taskList[0]
+            probe.outputDir = root
+            try probe.validate()
             Interrupt.install()
             var cells: [ExperimentCell] = []
             for task in taskList {

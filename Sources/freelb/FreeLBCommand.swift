@@ -19,6 +19,17 @@ func configureThreads(_ threads: Int?) {
     if let threads { ComputeThreads.setCount(threads) } else { ComputeThreads.setCount(ComputeThreads.defaultCount) }
 }
 
+let threadsAllowed = "an integer in 1...1024"
+
+func validateThreads(_ threads: Int?) throws {
+    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads \(threads): must be \(threadsAllowed)") }
+}
+
+/// A flag outside its allowed values (`RunConfiguration.allowedValues`), reported when parsed.
+func checkFlag(_ flag: String, _ value: Any, _ ok: Bool, allowedKey: String? = nil) throws {
+    if !ok { throw ValidationError("--\(flag) \(value): must be \(allowed(allowedKey ?? flag))") }
+}
+
 /// Prints an error and exits non-zero, without a stack trace.
 func fail(_ error: Error) -> Never {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -3,8 +3,7 @@ import FreeLB
 
 /// Writes `object` as one JSON line (sorted keys) to `handle`.
 func writeJSONLine(_ object: [String: Any], to handle: FileHandle) {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-    handle.write(data + Data("\n".utf8))
+    handle.write(jsonLine(object) + Data("\n".utf8))
 }
 
 /// Renders run events: a live bar on a terminal, else one JSON object per line.
@@ -53,6 +52,15 @@ final class ProgressReporter {
                 let metrics = result.metrics.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }
                 print("\n  dev @ step \(result.step): loss \(String(format: "%.4f", result.loss))  " + metrics.joined(separator: "  ")
                       + (isBest ? "  (best \(mainMetric))" : ""))
+            }
+        case .warning(let message):
+            if json { emit(["event": "warning", "message": message]) } else { print("warning: " + message) }
+        case let .nonFinite(bad, skipped):
+            if json {
+                emit(["event": "nonfinite", "step": bad.step, "pass": bad.pass, "value": Double(bad.value),
+                      "skipped_batches": skipped, "message": bad.description])
+            } else {
+                print("\n  warning: \(bad.description); batch skipped (\(skipped) so far)")
             }
         case .checkpointSaved:
             break

@@ -28,7 +28,17 @@ struct Robustness: ParsableCommand {
     @Option(help: "Examples attacked together.") var batchSize: Int = 32
     @Option(help: "Seed of δ's random start.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here.") var output: String?
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+
+    func validate() throws {
+        try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
+        if let limit { try checkFlag("limit", limit, limit >= 1, allowedKey: "eval-limit") }
+        if !(radius.isFinite && radius >= 1e-2 && radius <= 1e6) { throw ValidationError("--radius \(radius): must be a number in [0.01, 1e6]") }
+        if !(1...1_000_000).contains(maxSteps) { throw ValidationError("--max-steps \(maxSteps): must be an integer in 1...1000000") }
+        if let stepSize, !(stepSize.isFinite && stepSize > 0) { throw ValidationError("--step-size \(stepSize): must be a finite number > 0") }
+        try checkFlag("batch-size", batchSize, (1...65536).contains(batchSize))
+        try validateThreads(threads)
+    }
 
     func run() throws {
         configureThreads(threads)
@@ -44,6 +54,7 @@ struct Robustness: ParsableCommand {
                 let path = FileManager.default.fileExists(atPath: best.appendingPathComponent("config.json").path) ? best.path : parts[1]
                 let (model, folder) = try TransformerClassifier.load(path, kind: spec.type.modelKind,
                                                                      numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
+                if model.headIsNew { throw RunError(untrainedHeadMessage(model, path)) }
                 model.eval()
                 loaded.append((parts[0], model))
                 tokenizerFolder = tokenizerFolder ?? folder
@@ -52,6 +63,9 @@ struct Robustness: ParsableCommand {
             let tokenizer = try loadTokenizer(directory: tokenizerFolder)
             let data = try TaskSplit(task: spec, split: split ?? .dev, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
                                      maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
+            for batch in data.orderedBatches {
+                for (_, model) in loaded { try model.validate(batch.input) }
+            }
             var settings = AttackSettings()
             settings.maxSteps = maxSteps
             settings.stepSize = stepSize ?? 5e-3

@@ -19,37 +19,41 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Published FreeLB hyper-parameters for a GLUE task (spec §9): sets α, ε, μ, K (passes), lr, batch size.")
     var preset: String?
 
-    @Option(help: "Maximum tokens per sequence, special tokens included. (default: 128)") var maxSeqLength: Int?
-    @Option(help: "Peak learning rate of AdamW. (default: 2e-5)") var learningRate: Double?
-    @Option(help: "Examples per micro-batch. (default: 32)") var batchSize: Int?
-    @Option(help: "Examples per evaluation batch. (default: 64)") var evalBatchSize: Int?
-    @Option(help: "Micro-batches per optimizer step; each has its own δ. (default: 1)") var gradientAccumulationSteps: Int?
-    @Option(help: "Training epochs (fractions allowed). (default: 3)") var epochs: Double?
-    @Option(help: "Total optimizer steps; overrides --epochs.") var maxSteps: Int?
-    @Option(help: "Linear warmup over this fraction of the steps, then linear decay to 0. (default: 0)") var warmupRatio: Double?
-    @Option(help: "Warmup steps; overrides --warmup-ratio.") var warmupSteps: Int?
-    @Option(help: "AdamW weight decay, not applied to biases and LayerNorm weights. (default: 0.01)") var weightDecay: Double?
-    @Option(help: "AdamW epsilon. (default: 1e-8)") var adamEpsilon: Double?
-    @Option(help: "Global gradient-norm clip; 0 disables. (default: 1.0)") var maxGradNorm: Double?
+    @Option(help: "Maximum tokens per sequence, special tokens included. (default: 128) Allowed: \(allowed("max-seq-length")).") var maxSeqLength: Int?
+    @Option(help: "Peak learning rate of AdamW. (default: 2e-5) Allowed: \(allowed("learning-rate")).") var learningRate: Double?
+    @Option(help: "Examples per micro-batch. (default: 32) Allowed: \(allowed("batch-size")).") var batchSize: Int?
+    @Option(help: "Examples per evaluation batch. (default: 64) Allowed: \(allowed("eval-batch-size")).") var evalBatchSize: Int?
+    @Option(help: "Micro-batches per optimizer step; each has its own δ. (default: 1) Allowed: \(allowed("gradient-accumulation-steps")).") var gradientAccumulationSteps: Int?
+    @Option(help: "Training epochs (fractions allowed). (default: 3) Allowed: \(allowed("epochs")).") var epochs: Double?
+    @Option(help: "Total optimizer steps; overrides --epochs. Allowed: \(allowed("max-steps")).") var maxSteps: Int?
+    @Option(help: "Linear warmup over this fraction of the steps, then linear decay to 0. (default: 0) Allowed: \(allowed("warmup-ratio")).") var warmupRatio: Double?
+    @Option(help: "Warmup steps; overrides --warmup-ratio. Allowed: \(allowed("warmup-steps")).") var warmupSteps: Int?
+    @Option(help: "AdamW weight decay, not applied to biases and LayerNorm weights. (default: 0.01) Allowed: \(allowed("weight-decay")).") var weightDecay: Double?
+    @Option(help: "AdamW epsilon. (default: 1e-8) Allowed: \(allowed("adam-epsilon")).") var adamEpsilon: Double?
+    @Option(help: "Global gradient-norm clip; 0 disables. (default: 1.0) Allowed: \(allowed("max-grad-norm")).") var maxGradNorm: Double?
     @Option(help: "Seed of data order, dropout masks, δ init and new heads. (default: 42)") var seed: UInt64?
-    @Option(help: "Evaluate and checkpoint every N steps. (default: every epoch)") var evalSteps: Int?
+    @Option(help: "Evaluate and checkpoint every N steps. (default: every epoch) Allowed: \(allowed("eval-steps")).") var evalSteps: Int?
 
     @Option(help: "vanilla | freelb | pgd | freeat | yopo. (default: freelb)") var method: MethodName?
     @Option(help: """
         FreeLB: K, the number of forward/backward passes per batch (the paper's FreeLB-K; the official \
         fairseq script's --adv-steps N means K = N+1 passes). PGD: ascent steps (K+1 passes). FreeAT: \
-        replays m (m updates per batch). YOPO: outer steps K. (default: 3)
+        replays m (m updates per batch). YOPO: outer steps K. (default: 3) Allowed: \(allowed("adv-steps")).
         """) var advSteps: Int?
-    @Option(help: "α, the ascent step size. (default: 0.1)") var advLr: Double?
-    @Option(help: "μ, δ's initial magnitude; for l2 the expected ‖δ0‖ is μ/√3. 0: the first pass is clean. (default: 0)") var advInitMag: Double?
-    @Option(help: "ε, the radius of the ball δ is projected onto; ≤ 0: no projection. (default: 0)") var advMaxNorm: Double?
+    @Option(help: "α, the ascent step size. (default: 0.1) Allowed: \(allowed("adv-lr")).") var advLr: Double?
+    @Option(help: "μ, δ's initial magnitude; for l2 the expected ‖δ0‖ is μ/√3. 0: the first pass is clean. (default: 0) Allowed: \(allowed("adv-init-mag")).") var advInitMag: Double?
+    @Option(help: "ε, the radius of the ball δ is projected onto; ≤ 0: no projection. (default: 0) Allowed: \(allowed("adv-max-norm")).") var advMaxNorm: Double?
     @Option(help: "l2 | linf (sign step) | linf-maxnorm (the official code's 'linf'). (default: l2)") var advNorm: PerturbationNorm?
     @Flag(help: "Resample dropout masks on every pass (the paper's 'without reuse' ablation).") var noReuseDropoutMask = false
-    @Option(help: "Train vanilla before this optimizer step. (default: 0)") var advBeginStep: Int?
+    @Option(help: "Train vanilla before this optimizer step. (default: 0) Allowed: \(allowed("adv-begin-step")).") var advBeginStep: Int?
     @Flag(help: "Add one clean pass before the K adversarial passes (K+1 passes, loss/(K+1)).") var advCleanPass = false
-    @Option(help: "YOPO: cheap inner steps M per outer step. (default: 3)") var yopoInnerSteps: Int?
-    @Option(help: "Use only the first N training examples.") var trainLimit: Int?
-    @Option(help: "Use only the first N dev examples.") var evalLimit: Int?
+    @Option(help: "YOPO: cheap inner steps M per outer step. (default: 3) Allowed: \(allowed("yopo-inner-steps")).") var yopoInnerSteps: Int?
+    @Option(help: "Use only the first N training examples. Allowed: \(allowed("train-limit")).") var trainLimit: Int?
+    @Option(help: "Use only the first N dev examples. Allowed: \(allowed("eval-limit")).") var evalLimit: Int?
+    @Option(help: "When a loss, the gradient norm or a parameter becomes NaN or infinite: stop (keeping the last good checkpoint) or skip the batch's update. (default: stop)")
+    var onNonfinite: NonFiniteAction?
+    @Option(help: "With --on-nonfinite skip: stop after more than N skipped batches in a row. (default: 10) Allowed: \(allowed("nonfinite-skip-limit")).")
+    var nonfiniteSkipLimit: Int?
     @Flag(help: "Batch training examples of similar length together (pools of 50 batches sorted by length, batches shuffled): less padding, faster epochs.")
     var groupByLength = false
 
@@ -94,11 +98,17 @@ struct TrainingFlags: ParsableArguments {
         if let v = trainLimit { c.trainLimit = v }
         if let v = evalLimit { c.evalLimit = v }
         if groupByLength { c.groupByLength = true }
+        if let v = onNonfinite { c.onNonfinite = v }
+        if let v = nonfiniteSkipLimit { c.nonfiniteSkipLimit = v }
         return c
     }
 }
 
+/// The allowed values of a numeric flag, as `--help` and the errors state them.
+func allowed(_ flag: String) -> String { RunConfiguration.allowedValues[flag] ?? "see the docs" }
+
 extension MethodName: ExpressibleByArgument {}
+extension NonFiniteAction: ExpressibleByArgument {}
 extension PerturbationNorm: ExpressibleByArgument {}
 
 struct Train: ParsableCommand {
@@ -111,13 +121,18 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores)") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
     @Flag(help: "Print JSON lines even on a terminal.") var json = false
+
+    func validate() throws { try validateThreads(threads) }
 
     func run() throws {
         configureThreads(threads)
         let configuration: RunConfiguration
-        do { configuration = try flags.resolve() } catch { fail(error) }
+        do {
+            configuration = try flags.resolve()
+            try configuration.validate()
+        } catch { fail(error) }
         let reporter = ProgressReporter(json: json || isatty(STDOUT_FILENO) == 0)
         Interrupt.install()
         do {

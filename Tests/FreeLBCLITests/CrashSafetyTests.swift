@@ -61,7 +61,7 @@ final class CrashSafetyTests: XCTestCase {
                 XCTAssertEqual(result.status, 0, "kill point \(i): the run failed instead of finishing:\n\(result.stderr)")
             }
             try assertPublishedCheckpointIsComplete(in: victim, parameterNames: parameterNames, killPoint: i)
-            if let latest = Checkpointing.latest(in: victim) {
+            if let latest = try Checkpointing.latest(in: victim) {
                 let record = try JSONDecoder().decode(TrainerStateRecord.self,
                                                       from: Data(contentsOf: latest.appendingPathComponent("trainer_state.json")))
                 publishedSteps.append(record.globalStep)
@@ -108,7 +108,7 @@ final class CrashSafetyTests: XCTestCase {
                           "\(context): latest names '\(name)'", file: file, line: line)
             let folder = run.appendingPathComponent(name)
             // A missing folder would make the next run silently start over (or fail), so it counts as corrupt.
-            XCTAssertEqual(Checkpointing.latest(in: run)?.lastPathComponent, name,
+            XCTAssertEqual(try Checkpointing.latest(in: run)?.lastPathComponent, name,
                            "\(context): latest names \(name), which has no trainer_state.json", file: file, line: line)
             let record = try JSONDecoder().decode(TrainerStateRecord.self,
                                                   from: Data(contentsOf: folder.appendingPathComponent("trainer_state.json")))
@@ -144,12 +144,12 @@ final class CheckpointRepublishTests: XCTestCase {
         let record = TrainerStateRecord(globalStep: 5, optimizerScalars: state.optimizer.exportState().scalars, perturbationGenerator: state.perturbationGenerator,
                                         dropoutGenerator: model.dropoutController.generatorState)
         try Checkpointing.save(state, record: record, in: run)
-        let first = try XCTUnwrap(Checkpointing.latest(in: run))
+        let first = try XCTUnwrap(try Checkpointing.latest(in: run))
         XCTAssertEqual(first.lastPathComponent, "checkpoint-5")
         for _ in 0..<3 {
-            let before = try XCTUnwrap(Checkpointing.latest(in: run))
+            let before = try XCTUnwrap(try Checkpointing.latest(in: run))
             try Checkpointing.save(state, record: record, in: run)
-            let after = try XCTUnwrap(Checkpointing.latest(in: run))
+            let after = try XCTUnwrap(try Checkpointing.latest(in: run))
             XCTAssertNotEqual(after.lastPathComponent, before.lastPathComponent, "the published folder was rewritten in place")
             XCTAssertFalse(FileManager.default.fileExists(atPath: before.path), "the superseded folder is removed")
             let restored = try Checkpointing.restore(state, from: after)

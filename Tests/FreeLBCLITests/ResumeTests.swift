@@ -46,7 +46,7 @@ final class ResumeTests: XCTestCase {
             XCTAssertEqual(done?["interrupted"] as? Bool, true)
             XCTAssertFalse(FileManager.default.fileExists(atPath: runB.appendingPathComponent("summary.json").path),
                            "an interrupted run must not look finished")
-            let checkpoint = try XCTUnwrap(Checkpointing.latest(in: runB), "the interrupted run left no checkpoint")
+            let checkpoint = try XCTUnwrap(try Checkpointing.latest(in: runB), "the interrupted run left no checkpoint")
             let record = try JSONDecoder().decode(TrainerStateRecord.self,
                                                   from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
             stoppedAt = record.globalStep
@@ -67,7 +67,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try differingTensors(runA.appendingPathComponent("final/model.safetensors"),
                                             runB.appendingPathComponent("final/model.safetensors")), [])
         // …the optimizer moments and the RNG states of the last checkpoint…
-        let checkpointA = try XCTUnwrap(Checkpointing.latest(in: runA)), checkpointB = try XCTUnwrap(Checkpointing.latest(in: runB))
+        let checkpointA = try XCTUnwrap(try Checkpointing.latest(in: runA)), checkpointB = try XCTUnwrap(try Checkpointing.latest(in: runB))
         XCTAssertEqual(try differingTensors(checkpointA.appendingPathComponent("optimizer.safetensors"),
                                             checkpointB.appendingPathComponent("optimizer.safetensors")), [])
         let stateA = try JSONDecoder().decode(TrainerStateRecord.self, from: Data(contentsOf: checkpointA.appendingPathComponent("trainer_state.json")))

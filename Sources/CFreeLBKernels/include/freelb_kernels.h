@@ -62,6 +62,8 @@ void flb_layernorm_backward(const float *x, const float *gamma, const float *mea
 double flb_sum(const float *x, long n);
 double flb_sum_squares(const float *x, long n);
 float flb_max_abs(const float *x, long n);
+/// Number of NaN or infinite elements.
+long flb_count_nonfinite(const float *x, long n);
 double flb_dot(const float *a, const float *b, long n);
 
 // ---- optimizer ----

@@ -29,7 +29,7 @@ public struct FreeATStep: TrainingStep {
                 dropout.beginBatch()                                    // fresh masks every replay
                 let leaf = deltas[i].detachedCopy(requiresGrad: true)
                 state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = model.lossAt(batch, delta: leaf)             // embeddings re-read from θ_t
+                let loss = state.lossAt(batch, delta: leaf)             // embeddings re-read from θ_t
                 losses.append(loss.item)
                 state.trace?.losses.append(loss.item)
                 loss.scaled(by: 1 / Float(microBatches.count)).backward()

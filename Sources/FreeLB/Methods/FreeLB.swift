@@ -41,12 +41,12 @@ public struct FreeLBStep: TrainingStep {
             dropout.beginBatch()                                        // masks sampled on the first pass
             let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)   // δ0 = init(μ)
-            if cleanPass { losses.append(VanillaStep.cleanPass(batch, model: model, scale: scale, trace: state.trace)) }
+            if cleanPass { losses.append(VanillaStep.cleanPass(batch, state: state, scale: scale)) }
             for t in 0..<passes {
                 dropout.beginPass()
                 let leaf = delta.detachedCopy(requiresGrad: true)
                 state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = model.lossAt(batch, delta: leaf)             // E recomputed: fresh graph every pass
+                let loss = state.lossAt(batch, delta: leaf)             // E recomputed: fresh graph every pass
                 losses.append(loss.item)
                 state.trace?.losses.append(loss.item)
                 loss.scaled(by: scale).backward()                       // parameter grads ACCUMULATE

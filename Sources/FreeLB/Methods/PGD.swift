@@ -31,7 +31,7 @@ public struct PGDStep: TrainingStep {
                 dropout.beginPass()
                 let leaf = delta.detachedCopy(requiresGrad: true)
                 state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = model.lossAt(batch, delta: leaf)
+                let loss = state.lossAt(batch, delta: leaf)
                 state.trace?.losses.append(loss.item)
                 loss.backward(onlyInto: [leaf])                         // δ gradient only
                 guard let g = leaf.grad else { break }
@@ -40,7 +40,7 @@ public struct PGDStep: TrainingStep {
             }
             dropout.beginPass()
             state.trace?.deltas.append(delta.detachedCopy())
-            let loss = model.lossAt(batch, delta: delta)                // descent at δ_K, loss not divided by K
+            let loss = state.lossAt(batch, delta: delta)                // descent at δ_K, loss not divided by K
             losses.append(loss.item)
             state.trace?.losses.append(loss.item)
             loss.scaled(by: 1 / Float(microBatches.count)).backward()

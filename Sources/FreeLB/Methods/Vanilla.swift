@@ -13,18 +13,18 @@ public struct VanillaStep: TrainingStep {
         var losses: [Float] = []
         for batch in microBatches {
             model.dropoutController.beginBatch()
-            losses.append(Self.cleanPass(batch, model: model, scale: 1 / Float(microBatches.count), trace: state.trace))
+            losses.append(Self.cleanPass(batch, state: state, scale: 1 / Float(microBatches.count)))
         }
         state.updateOnce()
         return StepResult(passLosses: losses)
     }
 
     /// Forward + backward(loss · scale) at δ = 0; returns the unscaled loss.
-    static func cleanPass(_ batch: TrainingBatch, model: TransformerClassifier, scale: Float, trace: StepTrace?) -> Float {
-        model.dropoutController.beginPass()
-        let loss = model.lossAt(batch, delta: nil)
+    static func cleanPass(_ batch: TrainingBatch, state: TrainingState, scale: Float) -> Float {
+        state.model.dropoutController.beginPass()
+        let loss = state.lossAt(batch, delta: nil)
         let value = loss.item
-        trace?.losses.append(value)
+        state.trace?.losses.append(value)
         loss.scaled(by: scale).backward()
         return value
     }

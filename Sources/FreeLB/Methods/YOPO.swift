@@ -36,7 +36,7 @@ public struct YOPOStep: TrainingStep {
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
             for t in 0...outerSteps {
                 dropout.beginPass()
-                let (loss, slope) = fullPass(batch, delta: delta, scale: scale, model: model)
+                let (loss, slope) = fullPass(batch, delta: delta, scale: scale, state: state)
                 losses.append(loss)
                 state.trace?.losses.append(loss)
                 if t == outerSteps { break }
@@ -63,7 +63,8 @@ public struct YOPOStep: TrainingStep {
 
     /// Full forward/backward of loss·scale at δ, split at h0 so that p = ∂(loss·scale)/∂h0 is kept.
     /// Returns the unscaled loss and p.
-    func fullPass(_ batch: TrainingBatch, delta: Tensor, scale: Float, model: TransformerClassifier) -> (Float, Tensor) {
+    func fullPass(_ batch: TrainingBatch, delta: Tensor, scale: Float, state: TrainingState) -> (Float, Tensor) {
+        let model = state.model
         let encoder = model.encoder
         let h0 = firstLayer(batch.input, delta: delta, model: model)
         let h0Leaf = h0.detached().requiringGrad()
@@ -72,7 +73,7 @@ public struct YOPOStep: TrainingStep {
                                     attentions: &attentions, hiddenStates: &hidden)
         let logits = model.finish(batch.input, EncoderOutput(wordEmbeddings: h0, embeddingOutput: h0, hiddenStates: [top],
                                                               attentions: [])).logits
-        let loss = model.loss(logits, batch.labels)
+        let loss = state.noteLoss(model.loss(logits, batch.labels))
         let value = loss.item
         loss.scaled(by: scale).backward()                               // parameters above layer 0, and p
         let slope = h0Leaf.grad ?? Tensor(zeros: h0.shape)

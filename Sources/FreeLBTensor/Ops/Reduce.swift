@@ -12,6 +12,9 @@ extension Tensor {
         }
     }
 
+    /// Number of NaN or infinite elements.
+    public var nonFiniteCount: Int { flb_count_nonfinite(data, count) }
+
     /// Mean of all elements → scalar [].
     public func mean() -> Tensor { sum().scaled(by: 1 / Float(count)) }
 
