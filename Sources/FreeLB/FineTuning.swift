@@ -57,9 +57,7 @@ public final class FineTuningRun {
         let config = configuration
         let start = Date()
         let fm = FileManager.default
-        do { try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true) } catch {
-            throw RunError("--output-dir \(outputDirectory.path): cannot create the folder (\(Self.reason(error)))")
-        }
+        try Self.createFolder(outputDirectory, flag: "--output-dir")
         let lock = try RunFolderLock(folder: outputDirectory)
         defer { withExtendedLifetime(lock) {} }
         if let pid = lock.stalePid {
@@ -244,13 +242,20 @@ public final class FineTuningRun {
 }
 
 extension FineTuningRun {
-    /// An error's own words, without Foundation's domain and code.
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, let posix = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(posix.rawValue))
+    /// `mkdir -p`, with an error in plain words (the part of the path that is in the way, and why).
+    public static func createFolder(_ url: URL, flag: String) throws {
+        var path = ""
+        for component in url.standardizedFileURL.pathComponents {
+            path = path.isEmpty ? component : (path as NSString).appendingPathComponent(component)
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+                if !isFolder.boolValue { throw RunError("\(flag) \(url.path): cannot create the folder: \(path) is a file") }
+                continue
+            }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw RunError("\(flag) \(url.path): cannot create the folder \(path): \(String(cString: strerror(errno)))")
+            }
         }
-        return ns.localizedDescription
     }
 
     /// Settings that may change when a run is resumed: how long it trains, how often it evaluates,

@@ -156,6 +156,9 @@ public struct ModelConfiguration {
             }
         }
         numLabels = try int("num_labels", labels.isEmpty ? 2 : labels.count)
+        if let range = Self.limits.first(where: { $0.field == "num_labels" })?.range, !range.contains(numLabels) {
+            throw fail("num_labels", "must be in \(range.lowerBound)...\(range.upperBound), found \(numLabels)")
+        }
         if labels.isEmpty { labels = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") }) }
         id2label = labels
         problemType = try string("problem_type")

@@ -122,7 +122,7 @@ final class HelpTests: XCTestCase {
         let shared = ["data-dir": "./data", "max-seq-length": "128", "batch-size": "64", "threads": threads]
         let expected: [String: (defaults: [String: String], without: Set<String>)] = [
             "evaluate": (shared.merging(["split": "dev"]) { $1 }, ["model", "task", "limit", "help"]),
-            "predict": (shared.merging(["split": "test"]) { $1 }, ["model", "task", "limit", "output-dir", "help"]),
+            "predict": (shared.merging(["split": "test"]) { $1 }, ["model", "task", "limit", "output-dir", "allow-untrained-head", "help"]),
             "robustness": (["data-dir": "./data", "split": "dev", "max-seq-length": "128", "radius": "1.0", "max-steps": "2000",
                             "step-size": "5e-3", "batch-size": "32", "seed": "0", "threads": threads],
                            ["models", "anchor", "task", "limit", "output", "help"]),

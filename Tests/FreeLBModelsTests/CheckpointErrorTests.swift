@@ -108,7 +108,7 @@ final class CheckpointErrorTests: XCTestCase {
     }
 
     func testConfigWithNonPositiveSizeNamesField() throws {
-        try checkConfigError("vocab_size", "must be positive") { $0["vocab_size"] = 0 }
+        try checkConfigError("vocab_size", "must be in 1...4194304, found 0") { $0["vocab_size"] = 0 }
     }
 
     func testConfigWithMalformedLabelMapNamesField() throws {
