@@ -111,6 +111,32 @@ final class CheckpointErrorTests: XCTestCase {
         try checkConfigError("vocab_size", "must be in 1...4194304, found 0") { $0["vocab_size"] = 0 }
     }
 
+    /// Every size and id is range-checked before anything is allocated (issue 15).
+    func testConfigSizesAndIdsOutsideTheirRangesNameTheField() throws {
+        try checkConfigError("num_hidden_layers", "must be in 1...512, found -1") { $0["num_hidden_layers"] = -1 }
+        try checkConfigError("num_labels", "found -3") { $0["num_labels"] = -3; $0["id2label"] = nil }
+        try checkConfigError("vocab_size", "found 1000000000000") { $0["vocab_size"] = 1_000_000_000_000 }
+        try checkConfigError("intermediate_size", "found 1099511627776") { $0["intermediate_size"] = 1 << 40 }
+        try checkConfigError("pad_token_id", "must be in 0..<vocab_size") { $0["pad_token_id"] = -3 }
+        try checkConfigError("pad_token_id", "must be in 0..<vocab_size") { $0["pad_token_id"] = 1 << 30 }
+        try checkConfigError("max_position_embeddings", "found 0") { $0["max_position_embeddings"] = 0 }
+        try checkConfigError("type_vocab_size", "found 0") { $0["type_vocab_size"] = 0 }
+        try checkConfigError("hidden_dropout_prob", "[0, 1)") { $0["hidden_dropout_prob"] = 1.0 }
+        try checkConfigError("layer_norm_eps", "positive finite") { $0["layer_norm_eps"] = -1.0 }
+        try checkConfigError("id2label", "outside 0..<num_labels") { $0["num_labels"] = 2; $0["id2label"] = ["0": "a", "7": "b"] }
+        try checkConfigError("vocab_size", "expected an integer") { $0["vocab_size"] = 1e30 }
+    }
+
+    /// Sizes the file does not store are refused before the model is allocated.
+    func testConfigDescribingMoreParametersThanTheFileStoresIsRefused() throws {
+        let directory = try savedTinyBert()
+        let url = directory.appendingPathComponent("config.json")
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        json["num_hidden_layers"] = 500
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        assertMentions(loadError(directory), [url.path, "stores only", "do not match"])
+    }
+
     func testConfigWithMalformedLabelMapNamesField() throws {
         try checkConfigError("id2label", "expected") { $0["id2label"] = ["zero": "LABEL_0"] }
     }
