@@ -46,6 +46,17 @@ struct AddedTokenMatcher: Sendable {
 
     func token(forId id: Int32) -> AddedToken? { tokens.first { $0.id == id } }
 
+    /// The token strings of `ids` for a decoder: special added tokens dropped when asked, unknown ids skipped.
+    func decodingTokens(_ ids: [Int32], skipSpecialTokens: Bool, idToToken: (Int32) -> String?) -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(ids.count)
+        for id in ids {
+            if skipSpecialTokens, let t = token(forId: id), t.special { continue }
+            if let text = idToToken(id) { out.append(text) }
+        }
+        return out
+    }
+
     func split(_ text: String) -> [RawSegment] {
         if tokens.isEmpty { return text.isEmpty ? [] : [.text(text[...])] }
         var text = text

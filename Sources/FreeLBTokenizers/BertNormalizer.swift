@@ -119,15 +119,7 @@ public struct BertNormalizer: Sendable, Equatable {
         if lowercase {
             var lowered: [Unicode.Scalar] = []
             lowered.reserveCapacity(out.count)
-            for c in out {
-                if c.value < 0x80 {
-                    lowered.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(c.value + 32)! : c)
-                } else if c.properties.changesWhenLowercased {
-                    lowered.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
-                } else {
-                    lowered.append(c)
-                }
-            }
+            for c in out { appendLowercased(c, to: &lowered) }
             out = lowered
         }
         return out

@@ -124,23 +124,19 @@ public struct BertTokenizer: Tokenizer {
     public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
                        addSpecialTokens: Bool) -> Encoding {
         assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         emptyPairHandling: emptyPairHandling, postProcessor: postProcessor,
-                         maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
     }
 
     /// Rust WordPiece decoder: a `##` piece is glued to the previous one, any other token gets a leading
     /// space (not the first); then `cleanup` per token. Unknown ids are skipped.
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var out = ""
-        var first = true
         let prefix = wordPiece.continuingSubwordPrefix
-        for id in ids {
-            if skipSpecialTokens, let t = matcher.token(forId: id), t.special { continue }
-            guard var token = idToToken(id) else { continue }
-            if !first {
+        let tokens = matcher.decodingTokens(ids, skipSpecialTokens: skipSpecialTokens, idToToken: idToToken)
+        for (i, var token) in tokens.enumerated() {
+            if i > 0 {
                 if token.hasPrefix(prefix) { token.removeFirst(prefix.count) } else { token = " " + token }
             }
-            first = false
             out += decoderCleanup ? wordPieceCleanup(token) : token
         }
         return out
@@ -167,17 +163,23 @@ public struct BertSpecialTokens: Sendable, Equatable {
     }
 }
 
-/// vocab.txt lines (trailing "\r" removed); a final newline does not add a token.
+/// vocab.txt lines (LF or CRLF); a final newline does not add a token.
 func readVocabTxt(_ url: URL) throws -> [String] {
     let text = try readTextFile(url)
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-        line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-    }
+    var lines = textLines(text).map(String.init)
     if lines.last == "" { lines.removeLast() }
     if lines.isEmpty {
         throw TokenizerError.malformedFile(path: url.path, field: "<file>", reason: "vocabulary is empty")
     }
     return lines
+}
+
+/// The lines of `text`, split at LF with a trailing CR removed. (Splitting the String at "\n" would
+/// miss CRLF: Swift treats "\r\n" as one Character.)
+func textLines(_ text: String) -> [Substring] {
+    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        Substring(line.last == "\r" ? line.dropLast() : line)
+    }
 }
 
 /// Rust `decoders::wordpiece::cleanup`.

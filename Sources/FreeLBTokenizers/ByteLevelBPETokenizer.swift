@@ -98,19 +98,13 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
                        addSpecialTokens: Bool) -> Encoding {
         assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         emptyPairHandling: emptyPairHandling, postProcessor: postProcessor,
-                         maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
     }
 
     /// Ids -> token strings (an added token gives its content), specials dropped if asked, then the
     /// ByteLevel decoder (UTF-8 with U+FFFD replacement). Unknown ids are skipped.
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
-        var tokens: [String] = []
-        tokens.reserveCapacity(ids.count)
-        for id in ids {
-            if skipSpecialTokens, let t = matcher.token(forId: id), t.special { continue }
-            if let token = idToToken(id) { tokens.append(token) }
-        }
+        let tokens = matcher.decodingTokens(ids, skipSpecialTokens: skipSpecialTokens, idToToken: idToToken)
         return ByteLevelAlphabet.decode(tokens)
     }
 }
@@ -155,6 +149,12 @@ func vocabEntries(_ json: [String: Any], reader r: JSONReader, field: String) th
     if entries.isEmpty {
         throw TokenizerError.malformedFile(path: r.path, field: field.isEmpty ? "<file>" : field, reason: "vocabulary is empty")
     }
+    // Checked before any id-indexed table is allocated.
+    let limit = entries.count + vocabularyIdSlack
+    if let (token, id) = entries.first(where: { Int($0.1) >= limit }) {
+        throw TokenizerError.malformedFile(path: r.path, field: field.isEmpty ? token : "\(field).\(token)",
+                                           reason: "id \(id) is out of range for a vocabulary of \(entries.count) tokens")
+    }
     return entries.sorted { $0.1 < $1.1 }
 }
 
@@ -162,8 +162,7 @@ func vocabEntries(_ json: [String: Any], reader r: JSONReader, field: String) th
 func readMergesTxt(_ url: URL) throws -> [(String, String)] {
     let text = try readTextFile(url)
     var merges: [(String, String)] = []
-    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+    for (n, line) in textLines(text).enumerated() {
         if line.isEmpty || (n == 0 && line.hasPrefix("#version")) { continue }
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {

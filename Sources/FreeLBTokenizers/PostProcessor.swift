@@ -122,13 +122,23 @@ extension TruncationStrategy {
     }
 }
 
+/// What the shared encode path needs from a tokenizer.
+protocol TemplateOptions {
+    var postProcessor: TemplatePostProcessor { get }
+    var emptyPairHandling: EmptyPairHandling { get }
+}
+
+extension BertTokenizer: TemplateOptions {}
+extension ByteLevelBPETokenizer: TemplateOptions {}
+extension UnigramTokenizer: TemplateOptions {}
+
 /// The shared encode path: truncation, empty-pair rule, template.
-func assembleEncoding(_ a: Segment, _ b: Segment?, pairWasEmpty: Bool, emptyPairHandling: EmptyPairHandling,
-                      postProcessor: TemplatePostProcessor, maxLength: Int?, truncation: TruncationStrategy,
-                      addSpecialTokens: Bool) -> Encoding {
+func assembleEncoding(_ a: Segment, _ b: Segment?, pairWasEmpty: Bool, options: some TemplateOptions,
+                      maxLength: Int?, truncation: TruncationStrategy, addSpecialTokens: Bool) -> Encoding {
+    let postProcessor = options.postProcessor
     var a = a
     var b = b
-    if pairWasEmpty && emptyPairHandling == .treatAsAbsent { b = nil }
+    if pairWasEmpty && options.emptyPairHandling == .treatAsAbsent { b = nil }
     if let maxLength {
         let specials = addSpecialTokens ? postProcessor.addedTokens(pair: b != nil) : 0
         let lengths = truncation.truncatedLengths(first: a.ids.count, second: b?.ids.count,

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Loads whatever tokenizer the folder describes, in this order of preference:
-/// tokenizer.json (WordPiece -> `BertTokenizer`, BPE -> `ByteLevelBPETokenizer`), then vocab.txt
+/// tokenizer.json (WordPiece -> `BertTokenizer`, BPE -> `ByteLevelBPETokenizer`, Unigram ->
+/// `UnigramTokenizer`), then vocab.txt
 /// (+ tokenizer_config.json / special_tokens_map.json), then vocab.json + merges.txt.
 public func loadTokenizer(directory: URL) throws -> any Tokenizer {
     let fm = FileManager.default
@@ -29,29 +30,38 @@ public func loadTokenizer(directory: URL) throws -> any Tokenizer {
     throw TokenizerError.noTokenizerFiles(directory: directory.path)
 }
 
-/// Loads an HF tokenizers-format tokenizer.json (WordPiece or byte-level BPE pipelines).
+/// Loads an HF tokenizers-format tokenizer.json (WordPiece, byte-level BPE or SentencePiece Unigram pipelines).
 public func loadTokenizer(tokenizerJSON url: URL) throws -> any Tokenizer {
     let root = try readJSONObject(url)
     let r = JSONReader(path: url.path)
     let model = try r.object(root["model"], "model")
     let type = try r.optionalString(model["type"], "model.type")
-        ?? (model["merges"] != nil ? "BPE" : model["vocab"] is [String: Any] ? "WordPiece" : "<missing>")
+        ?? (model["merges"] != nil ? "BPE" : model["vocab"] is [String: Any] ? "WordPiece"
+            : model["vocab"] is [Any] ? "Unigram" : "<missing>")
     switch type {
     case "WordPiece": return try BertTokenizer(tokenizerJSON: url)
     case "BPE": return try ByteLevelBPETokenizer(tokenizerJSON: url)
+    case "Unigram": return try UnigramTokenizer(tokenizerJSON: url)
     default: throw TokenizerError.unsupported(path: url.path, field: "model.type", found: type)
     }
+}
+
+/// tokenizer.json's top level, a reader for it, and its `model` object, whose `type` (when given) must be `type`.
+func readModelSection(_ url: URL, expecting type: String) throws -> (root: [String: Any], reader: JSONReader,
+                                                                    model: [String: Any]) {
+    let root = try readJSONObject(url)
+    let r = JSONReader(path: url.path)
+    let model = try r.object(root["model"], "model")
+    if let found = try r.optionalString(model["type"], "model.type"), found != type {
+        throw TokenizerError.unsupported(path: url.path, field: "model.type", found: found)
+    }
+    return (root, r, model)
 }
 
 extension BertTokenizer {
     /// From tokenizer.json with a WordPiece model, BertNormalizer (or none) and BertPreTokenizer.
     public init(tokenizerJSON url: URL) throws {
-        let root = try readJSONObject(url)
-        let r = JSONReader(path: url.path)
-        let model = try r.object(root["model"], "model")
-        if let type = try r.optionalString(model["type"], "model.type"), type != "WordPiece" {
-            throw TokenizerError.unsupported(path: url.path, field: "model.type", found: type)
-        }
+        let (root, r, model) = try readModelSection(url, expecting: "WordPiece")
         let entries = try vocabEntries(try r.object(model["vocab"], "model.vocab"), reader: r, field: "model.vocab")
         let wordPiece = try WordPiece(
             entries: entries, unkToken: try r.optionalString(model["unk_token"], "model.unk_token") ?? "[UNK]",
@@ -82,6 +92,7 @@ extension BertTokenizer {
             }
         }
         let added = try parseAddedTokens(root, reader: r)
+        try checkAddedTokenIds(added, modelVocabularySize: wordPiece.idToToken.count, reader: r)
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? wordPiece.vocab[t] }
         let post = try parsePostProcessor(root, reader: r, lookup: lookup)
         var cleanup = true
@@ -101,12 +112,7 @@ extension BertTokenizer {
 extension ByteLevelBPETokenizer {
     /// From tokenizer.json with a BPE model, no normalizer and a ByteLevel pre-tokenizer.
     public init(tokenizerJSON url: URL) throws {
-        let root = try readJSONObject(url)
-        let r = JSONReader(path: url.path)
-        let model = try r.object(root["model"], "model")
-        if let type = try r.optionalString(model["type"], "model.type"), type != "BPE" {
-            throw TokenizerError.unsupported(path: url.path, field: "model.type", found: type)
-        }
+        let (root, r, model) = try readModelSection(url, expecting: "BPE")
         let entries = try vocabEntries(try r.object(model["vocab"], "model.vocab"), reader: r, field: "model.vocab")
         var merges: [(String, String)] = []
         for (i, m) in try r.array(model["merges"], "model.merges").enumerated() {
@@ -161,6 +167,7 @@ extension ByteLevelBPETokenizer {
             }
         }
         let added = try parseAddedTokens(root, reader: r)
+        try checkAddedTokenIds(added, modelVocabularySize: bpe.idToToken.count, reader: r)
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? bpe.vocab[t] }
         let post = try parsePostProcessor(root, reader: r, lookup: lookup)
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
@@ -184,6 +191,19 @@ func parseAddedTokens(_ root: [String: Any], reader r: JSONReader) throws -> [Ad
                           lstrip: try r.bool(o["lstrip"], f + ".lstrip", default: false),
                           rstrip: try r.bool(o["rstrip"], f + ".rstrip", default: false),
                           singleWord: try r.bool(o["single_word"], f + ".single_word", default: false))
+    }
+}
+
+/// Ids may leave a few gaps after the last one, never more: a larger id is an error, not a huge allocation.
+let vocabularyIdSlack = 1024
+
+/// Added token ids must lie within the model vocabulary plus the added tokens (and `vocabularyIdSlack`).
+func checkAddedTokenIds(_ added: [AddedToken], modelVocabularySize: Int, reader r: JSONReader) throws {
+    let limit = modelVocabularySize + added.count + vocabularyIdSlack
+    for (i, token) in added.enumerated() where Int(token.id) >= limit {
+        throw TokenizerError.malformedFile(
+            path: r.path, field: "added_tokens[\(i)].id",
+            reason: "id \(token.id) is out of range for a vocabulary of \(modelVocabularySize) tokens and \(added.count) added tokens")
     }
 }
 

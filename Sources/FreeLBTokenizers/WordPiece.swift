@@ -44,6 +44,19 @@ struct ByteTrie: Sendable {
         return t >= 0 ? t : nil
     }
 
+    /// Calls `body(id, end)` for every token that is a prefix of `bytes[from...]`, shortest first.
+    @inline(__always) func forEachPrefixMatch(_ bytes: UnsafeBufferPointer<UInt8>, from: Int,
+                                              _ body: (Int32, Int) -> Void) {
+        var node = ByteTrie.root
+        var i = from
+        while i < bytes.count, let next = child(node, bytes[i]) {
+            node = next
+            i += 1
+            let t = terminal[Int(node)]
+            if t >= 0 { body(t, i) }
+        }
+    }
+
     /// Longest token in `bytes[from...]` starting at `node`: (id, end index), or nil.
     @inline(__always) func longestMatch(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, node start: Int32) -> (Int32, Int)? {
         var node = start

@@ -42,7 +42,8 @@ final class LoadingErrorTests: XCTestCase {
                     .malformedFile(path: noModel.path, field: "model", reason: "expected an object, found missing"))
         let unigram = try write("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "t3.json", in: dir)
         assertError({ try loadTokenizer(tokenizerJSON: unigram) },
-                    .unsupported(path: unigram.path, field: "model.type", found: "Unigram"))
+                    .malformedFile(path: unigram.path, field: "model.unk_id",
+                                   reason: "expected the id of the unknown piece, found missing"))
         let badId = try write(Self.validBPE.replacingOccurrences(of: "\"ab\": 5", with: "\"ab\": \"five\""), "t4.json", in: dir)
         assertError({ try loadTokenizer(tokenizerJSON: badId) },
                     .malformedFile(path: badId.path, field: "model.vocab.ab",

@@ -1,0 +1,139 @@
+import Foundation
+
+/// The SentencePiece pipeline of ALBERT, XLM-RoBERTa, T5 and DeBERTa-v3 tokenizer.json files:
+/// added tokens on raw text -> normalizer chain (e.g. Precompiled nmt_nfkc) -> Metaspace / WhitespaceSplit
+/// -> Unigram -> template (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`) -> decoder chain.
+/// Matches the HF tokenizers library (see Tests/FreeLBTokenizersTests/Resources/unigram_tokenizer_cases.json).
+public struct UnigramTokenizer: Tokenizer {
+    public let normalizer: TextNormalizer?
+    public let wordSplitter: WordSplitter?
+    public let unigram: Unigram
+    public let decoder: TokenDecoder?
+    public let postProcessor: TemplatePostProcessor
+    public let addedTokens: [AddedToken]
+    /// Default `.treatAsAbsent` (transformers / run_glue).
+    public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
+    public let padToken: String
+    public let padTokenId: Int32
+    private let matcher: AddedTokenMatcher
+
+    public init(unigram: Unigram, normalizer: TextNormalizer?, wordSplitter: WordSplitter?, decoder: TokenDecoder?,
+                addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String = "<pad>",
+                path: String = "<memory>") throws {
+        self.unigram = unigram
+        self.normalizer = normalizer
+        self.wordSplitter = wordSplitter
+        self.decoder = decoder
+        self.addedTokens = addedTokens
+        self.postProcessor = postProcessor
+        self.matcher = AddedTokenMatcher(addedTokens)
+        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? unigram.id(of: padToken) else {
+            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+        }
+        self.padToken = padToken
+        self.padTokenId = pad
+    }
+
+    public var vocabularySize: Int {
+        max(unigram.pieces.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
+    }
+
+    public func tokenToId(_ token: String) -> Int32? {
+        addedTokens.first { $0.content == token }?.id ?? unigram.id(of: token)
+    }
+
+    public func idToToken(_ id: Int32) -> String? {
+        if let t = matcher.token(forId: id) { return t.content }
+        guard id >= 0, Int(id) < unigram.pieces.count else { return nil }
+        return unigram.pieces[Int(id)]
+    }
+
+    /// Token strings of one text, without special tokens or truncation. An unknown stretch keeps its
+    /// text (as HF's Encoding.tokens does); its id is the unknown id.
+    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
+
+    func encodeSegment(_ text: String) -> Segment {
+        var seg = Segment()
+        var startsInput = true
+        for raw in matcher.split(text) {
+            switch raw {
+            case let .added(token, matched):
+                seg.ids.append(token.id)
+                seg.tokens.append(String(matched))
+            case let .text(sub):
+                let normalized = normalizer?.normalize(String(sub)) ?? String(sub)
+                let whole = [WordSplitter.Piece(text: normalized, startsInput: startsInput)]
+                for word in wordSplitter?.split(whole) ?? whole {
+                    unigram.tokenize(word: Array(word.text.utf8), ids: &seg.ids, tokens: &seg.tokens)
+                }
+            }
+            startsInput = false
+        }
+        return seg
+    }
+
+    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+                       addSpecialTokens: Bool) -> Encoding {
+        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
+                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Ids -> token strings (special added tokens dropped if asked, unknown ids skipped) -> decoder chain,
+    /// joined; without a decoder the tokens are joined with spaces (as in HF).
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+        let tokens = matcher.decodingTokens(ids, skipSpecialTokens: skipSpecialTokens, idToToken: idToToken)
+        guard let decoder else { return tokens.joined(separator: " ") }
+        return decoder.decodeChain(tokens).joined()
+    }
+}
+
+extension UnigramTokenizer {
+    /// From tokenizer.json with a Unigram model. Every component is checked while loading; a malformed
+    /// one gives a `TokenizerError` naming the file and the field.
+    public init(tokenizerJSON url: URL) throws {
+        let (root, r, model) = try readModelSection(url, expecting: "Unigram")
+        var vocabulary: [(String, Double)] = []
+        let entries = try r.array(model["vocab"], "model.vocab")
+        vocabulary.reserveCapacity(entries.count)
+        for (i, entry) in entries.enumerated() {
+            let field = "model.vocab[\(i)]"
+            let pair = try r.array(entry, field)
+            guard pair.count == 2 else {
+                throw TokenizerError.malformedFile(path: url.path, field: field,
+                                                   reason: "expected [piece, score], found \(pair.count) elements")
+            }
+            vocabulary.append((try r.string(pair[0], field + "[0]"), try r.score(pair[1], field + "[1]")))
+        }
+        guard let unkId = try r.optionalInt(model["unk_id"], "model.unk_id") else {
+            throw TokenizerError.malformedFile(path: url.path, field: "model.unk_id",
+                                               reason: "expected the id of the unknown piece, found \(model["unk_id"] == nil ? "missing" : "null")")
+        }
+        let unigram = try Unigram(vocabulary: vocabulary, unkId: unkId,
+                                  byteFallback: try r.bool(model["byte_fallback"], "model.byte_fallback", default: false),
+                                  path: url.path)
+        let normalizer = try root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
+            .map { try TextNormalizer.parse($0, reader: r, field: "normalizer") }
+        let splitter = try root["pre_tokenizer"].flatMap { $0 is NSNull ? nil : $0 }
+            .map { try WordSplitter.parse($0, reader: r, field: "pre_tokenizer") }
+        let decoder = try root["decoder"].flatMap { $0 is NSNull ? nil : $0 }
+            .map { try TokenDecoder.parse($0, reader: r, field: "decoder") }
+        let added = try parseAddedTokens(root, reader: r)
+        try checkAddedTokenIds(added, modelVocabularySize: unigram.pieces.count, reader: r)
+        let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? unigram.id(of: t) }
+        let post = try parsePostProcessor(root, reader: r, lookup: lookup)
+        let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
+        try self.init(unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
+                      addedTokens: added, postProcessor: post, padToken: pad, path: url.path)
+    }
+}
+
+extension JSONReader {
+    /// A finite number (a Unigram piece score).
+    func score(_ value: Any?, _ field: String) throws -> Double {
+        if let n = value as? NSNumber, !(value is String) {
+            let d = n.doubleValue
+            if d.isFinite { return d }
+        }
+        throw mismatch(field, "a number", value)
+    }
+}
