@@ -30,12 +30,16 @@ enum RawSegment {
 
 /// Finds added tokens in raw text: leftmost-longest, case-sensitive, non-overlapping (Rust AddedVocabulary).
 struct AddedTokenMatcher: Sendable {
+    /// The tokens that can match (non-empty content).
     let tokens: [AddedToken]
+    /// Every added token, as given.
+    let allTokens: [AddedToken]
     private let contents: [[UInt8]]
     /// firstByte -> indices into `tokens`.
     private let byFirstByte: [[Int]]
 
     init(_ tokens: [AddedToken]) {
+        self.allTokens = tokens
         let usable = tokens.filter { !$0.content.isEmpty }
         self.tokens = usable
         self.contents = usable.map { Array($0.content.utf8) }
@@ -45,6 +49,21 @@ struct AddedTokenMatcher: Sendable {
     }
 
     func token(forId id: Int32) -> AddedToken? { tokens.first { $0.id == id } }
+
+    /// The model vocabulary size, or more when an added token's id lies past it.
+    func vocabularySize(modelSize: Int) -> Int {
+        max(modelSize, (allTokens.map { Int($0.id) }.max() ?? -1) + 1)
+    }
+
+    /// The id of an added token spelled `content`, or nil.
+    func id(of content: String) -> Int32? { allTokens.first { $0.content == content }?.id }
+
+    /// An added token's content, else the model token with that id, else nil.
+    func content(ofId id: Int32, modelTokens: [String]) -> String? {
+        if let t = token(forId: id) { return t.content }
+        guard id >= 0, Int(id) < modelTokens.count else { return nil }
+        return modelTokens[Int(id)]
+    }
 
     /// The token strings of `ids` for a decoder: special added tokens dropped when asked, unknown ids skipped.
     func decodingTokens(_ ids: [Int32], skipSpecialTokens: Bool, idToToken: (Int32) -> String?) -> [String] {

@@ -84,19 +84,11 @@ public struct BertTokenizer: Tokenizer {
                       tokenizeChineseChars: chinese, specialTokens: specials)
     }
 
-    public var vocabularySize: Int {
-        max(wordPiece.idToToken.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { matcher.vocabularySize(modelSize: wordPiece.idToToken.count) }
 
-    public func tokenToId(_ token: String) -> Int32? {
-        addedTokens.first { $0.content == token }?.id ?? wordPiece.vocab[token]
-    }
+    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? wordPiece.vocab[token] }
 
-    public func idToToken(_ id: Int32) -> String? {
-        if let t = matcher.token(forId: id) { return t.content }
-        guard id >= 0, Int(id) < wordPiece.idToToken.count else { return nil }
-        return wordPiece.idToToken[Int(id)]
-    }
+    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: wordPiece.idToToken) }
 
     /// Token strings of one text, without special tokens or truncation.
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }

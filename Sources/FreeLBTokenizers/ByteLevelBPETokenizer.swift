@@ -55,19 +55,11 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                       padToken: s.pad, path: vocabFile.path)
     }
 
-    public var vocabularySize: Int {
-        max(bpe.idToToken.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { matcher.vocabularySize(modelSize: bpe.idToToken.count) }
 
-    public func tokenToId(_ token: String) -> Int32? {
-        addedTokens.first { $0.content == token }?.id ?? bpe.vocab[token]
-    }
+    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? bpe.vocab[token] }
 
-    public func idToToken(_ id: Int32) -> String? {
-        if let t = matcher.token(forId: id) { return t.content }
-        guard id >= 0, Int(id) < bpe.idToToken.count else { return nil }
-        return bpe.idToToken[Int(id)]
-    }
+    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: bpe.idToToken) }
 
     /// Byte-level token strings of one text, without special tokens or truncation.
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }

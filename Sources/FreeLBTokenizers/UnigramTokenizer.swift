@@ -34,19 +34,11 @@ public struct UnigramTokenizer: Tokenizer {
         self.padTokenId = pad
     }
 
-    public var vocabularySize: Int {
-        max(unigram.pieces.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { matcher.vocabularySize(modelSize: unigram.pieces.count) }
 
-    public func tokenToId(_ token: String) -> Int32? {
-        addedTokens.first { $0.content == token }?.id ?? unigram.id(of: token)
-    }
+    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? unigram.id(of: token) }
 
-    public func idToToken(_ id: Int32) -> String? {
-        if let t = matcher.token(forId: id) { return t.content }
-        guard id >= 0, Int(id) < unigram.pieces.count else { return nil }
-        return unigram.pieces[Int(id)]
-    }
+    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: unigram.pieces) }
 
     /// Token strings of one text, without special tokens or truncation. An unknown stretch keeps its
     /// text (as HF's Encoding.tokens does); its id is the unknown id.

@@ -140,7 +140,7 @@ final class UnigramLoadingErrorTests: XCTestCase {
     /// loads normalizes text without crashing.
     func testCorruptedCharsmapsNeverCrash() throws {
         let real = try XCTUnwrap(Data(base64Encoded: try realCharsmap()))
-        var generator = SplitMix64(seed: 20)
+        var generator = XorShift64(seed: 20)
         for _ in 0..<16 {
             var bytes = [UInt8](real)
             for _ in 0..<4 {
@@ -167,15 +167,12 @@ final class UnigramLoadingErrorTests: XCTestCase {
     }
 }
 
-/// Small deterministic generator for the corruption test.
-struct SplitMix64 {
+/// xorshift64*: a small deterministic generator for the corruption test.
+struct XorShift64 {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { state = seed | 1 }
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        return state &* 2_685_821_657_736_338_717
     }
 }
