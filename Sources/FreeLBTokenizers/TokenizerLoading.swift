@@ -94,7 +94,8 @@ extension BertTokenizer {
         let added = try parseAddedTokens(root, reader: r)
         try checkAddedTokenIds(added, modelVocabularySize: wordPiece.idToToken.count, reader: r)
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? wordPiece.vocab[t] }
-        let post = try parsePostProcessor(root, reader: r, lookup: lookup)
+        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
+            .vocabularySize(modelSize: wordPiece.idToToken.count), lookup: lookup)
         var cleanup = true
         if let d = try r.optionalObject(root["decoder"], "decoder") {
             let type = try r.string(d["type"], "decoder.type")
@@ -169,7 +170,8 @@ extension ByteLevelBPETokenizer {
         let added = try parseAddedTokens(root, reader: r)
         try checkAddedTokenIds(added, modelVocabularySize: bpe.idToToken.count, reader: r)
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? bpe.vocab[t] }
-        let post = try parsePostProcessor(root, reader: r, lookup: lookup)
+        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
+            .vocabularySize(modelSize: bpe.idToToken.count), lookup: lookup)
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
         try self.init(bpe: bpe, preTokenizer: pre, addedTokens: added, postProcessor: post, padToken: pad,
                       path: url.path)
@@ -207,9 +209,21 @@ func checkAddedTokenIds(_ added: [AddedToken], modelVocabularySize: Int, reader 
     }
 }
 
-/// TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (no special tokens) or null.
-func parsePostProcessor(_ root: [String: Any], reader r: JSONReader,
+/// The post-processor; every special token id it adds must lie inside `vocabularySize`.
+func parsePostProcessor(_ root: [String: Any], reader r: JSONReader, vocabularySize: Int,
                         lookup: (String) -> Int32?) throws -> TemplatePostProcessor {
+    let template = try parseTemplate(root, reader: r, lookup: lookup)
+    for case let .special(token, id, _) in template.single + template.pair where Int(id) >= vocabularySize {
+        throw TokenizerError.malformedFile(
+            path: r.path, field: "post_processor",
+            reason: "special token '\(token.prefix(40))' has id \(id), outside the vocabulary (\(vocabularySize) tokens)")
+    }
+    return template
+}
+
+/// TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (no special tokens) or null.
+private func parseTemplate(_ root: [String: Any], reader r: JSONReader,
+                           lookup: (String) -> Int32?) throws -> TemplatePostProcessor {
     let none = TemplatePostProcessor(single: [.sequence(first: true, typeId: 0)],
                                      pair: [.sequence(first: true, typeId: 0), .sequence(first: false, typeId: 1)])
     guard let p = try r.optionalObject(root["post_processor"], "post_processor") else { return none }

@@ -112,7 +112,8 @@ extension UnigramTokenizer {
         let added = try parseAddedTokens(root, reader: r)
         try checkAddedTokenIds(added, modelVocabularySize: unigram.pieces.count, reader: r)
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? unigram.id(of: t) }
-        let post = try parsePostProcessor(root, reader: r, lookup: lookup)
+        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
+            .vocabularySize(modelSize: unigram.pieces.count), lookup: lookup)
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
         try self.init(unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
                       addedTokens: added, postProcessor: post, padToken: pad, path: url.path)

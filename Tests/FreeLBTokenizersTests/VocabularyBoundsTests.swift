@@ -43,6 +43,12 @@ final class VocabularyBoundsTests: XCTestCase {
                            .malformedFile(path: vocabJSON.path, field: "<mask>",
                                           reason: "id 2147483647 is out of range for a vocabulary of 5 tokens"))
         }
+        let template = try write(#"""
+            {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["<pad>", 0.0]]},
+             "post_processor": {"type": "RobertaProcessing", "cls": ["<s>", 7], "sep": ["</s>", 1]}}
+            """#, "template.json", in: dir)
+        assertMalformed(template, field: "post_processor",
+                        reason: "special token '<s>' has id 7, outside the vocabulary (2 tokens)")
         // A few gaps after the last id are still accepted.
         let gaps = try write(#"{"model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "[UNK]": 1, "x": 40}}}"#, "gaps.json", in: dir)
         XCTAssertEqual(try loadTokenizer(tokenizerJSON: gaps).vocabularySize, 41)
