@@ -276,6 +276,11 @@ def main():
     converted = save_converted("unigram-albert", plain, AlbertConverter, args.out)
     converted_bf = save_converted("unigram-albert-byte-fallback", fallback, AlbertByteFallbackConverter, args.out)
     as_run = save_as_transformers_runs_it("unigram-albert-transformers", converted, args.out)
+    # Vocabulary 100, the size of the tiny ALBERT fixture (Tests/FreeLBModelsTests/Resources/tiny-albert),
+    # for the CLI end-to-end test (Tests/FreeLBCLITests/AlbertUnigramEndToEndTests.swift).
+    tiny = train(sentences, os.path.join(work, "albert-100"), 100, False)
+    tiny_converted = save_converted("unigram-albert-100-converted", tiny, AlbertConverter, work)
+    save_as_transformers_runs_it("unigram-albert-100", tiny_converted, args.out)
     sets = [golden_set(converted, RustReference(converted), plain),
             golden_set(converted_bf, RustReference(converted_bf), fallback),
             golden_set(as_run, TransformersReference(as_run), plain)]
