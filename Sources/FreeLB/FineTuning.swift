@@ -159,6 +159,14 @@ public final class FineTuningRun {
         }
         var failure: Error?
         var interrupted = false
+        /// Appends to metrics.jsonl; a failed write (a full disk) stops the run with the error.
+        func log(_ line: [String: Any]) -> Bool {
+            do { try metricsLog.append(line) } catch {
+                failure = RunError("\(metricsLog.url.path): cannot append a line (\(error.localizedDescription))")
+                return false
+            }
+            return true
+        }
         func handleEvaluation(_ result: EvaluationResult) -> TrainingControl {
             if let error = metricsFailure { failure = error; return .stop }
             lastMetrics = result.metrics
@@ -171,7 +179,7 @@ public final class FineTuningRun {
             let isBest = value.isFinite && (record.bestMetric.map { value > $0 } ?? true)
             var line: [String: Any] = ["type": "eval", "step": result.step, "epoch": result.epoch, "loss": Double(result.loss)]
             for (k, v) in result.metrics { line[k] = v }
-            metricsLog.append(line)
+            guard log(line) else { return .stop }
             onEvent(.evaluation(result, mainMetric: task.mainMetric, isBest: isBest))
             do {
                 if isBest {
@@ -187,8 +195,9 @@ public final class FineTuningRun {
             if shouldStop() { interrupted = true; return .stop }
             switch event {
             case .step(let progress):
-                metricsLog.append(["type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
-                                   "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond])
+                guard log(["type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
+                           "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond])
+                else { return .stop }
                 onEvent(.step(progress))
             case .evaluation(let result):
                 if handleEvaluation(result) == .stop { return .stop }
@@ -196,7 +205,7 @@ public final class FineTuningRun {
                 var line: [String: Any] = ["type": "nonfinite", "step": bad.step, "pass": bad.pass, "value": Double(bad.value),
                                            "skipped_batches": skipped, "message": bad.description]
                 if case let .parameters(name, count) = bad.quantity { line["parameter"] = name; line["count"] = count }
-                metricsLog.append(line)
+                guard log(line) else { return .stop }
                 onEvent(.nonFinite(bad, skippedBatches: skipped))
             case .epochEnd:
                 break
@@ -315,15 +324,15 @@ final class MetricsLog {
         return lastEvaluation
     }
 
-    func append(_ object: [String: Any]) {
+    func append(_ object: [String: Any]) throws {
         var data = jsonLine(object)
         data.append(0x0A)
         if let handle = try? FileHandle(forWritingTo: url) {
-            handle.seekToEndOfFile()
-            handle.write(data)
-            try? handle.close()
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
         } else {
-            try? data.write(to: url)
+            try data.write(to: url)
         }
     }
 }

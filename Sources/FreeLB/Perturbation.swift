@@ -118,6 +118,21 @@ public enum Perturbation {
         return next
     }
 
+    /// A random δ with ‖δ_b‖_F = `radius` exactly on each example's real tokens, in a uniformly random
+    /// direction (normalised Gaussian), zero on padding: the `random` control's noise.
+    public static func randomOnSphere(shape: [Int], mask: PerturbationMask, radius: Float,
+                                      generator: inout SeededGenerator) -> Tensor {
+        let delta = Tensor.normal(shape, generator: &generator)
+        mask.apply(to: delta)
+        let per = delta.count / mask.examples
+        for b in 0..<mask.examples {
+            let d = delta.data + b * per
+            let n = Float(flb_sum_squares(d, per).squareRoot())
+            flb_scale(d, n > 0 ? radius / n : 0, d, per)
+        }
+        return delta
+    }
+
     /// Rescales each example onto ‖δ_b‖ ≤ r (L2), in place. Used by robustness attacks.
     public static func projectL2(_ delta: Tensor, examples: Int, radius: Float) {
         let per = delta.count / examples

@@ -4,6 +4,8 @@ import Foundation
 
 public enum MethodName: String, Codable, CaseIterable, Sendable {
     case vanilla, freelb, pgd, freeat, yopo
+    /// The control: FreeLB-K's passes with random δ of norm ε and no ascent.
+    case random
 }
 
 /// What a run does when a loss, the gradient norm or a parameter becomes NaN or infinite.
@@ -130,6 +132,7 @@ public struct RunConfiguration: Codable, Equatable {
                                         beginStep: advBeginStep, cleanPass: advCleanPass)
         case .pgd: return PGDStep(perturbation: perturbation, ascentSteps: advSteps, reuseDropoutMask: reuseDropoutMask)
         case .freeat: return FreeATStep(perturbation: perturbation, replays: advSteps)
+        case .random: return RandomPerturbationStep(radius: Float(advMaxNorm), passes: advSteps, reuseDropoutMask: reuseDropoutMask)
         case .yopo: return YOPOStep(perturbation: perturbation, outerSteps: advSteps, innerSteps: yopoInnerSteps,
                                     reuseDropoutMask: reuseDropoutMask)
         }
@@ -145,7 +148,7 @@ public struct RunConfiguration: Codable, Equatable {
         "adam-epsilon": "a finite number > 0", "max-grad-norm": "a finite number ≥ 0 (0 disables clipping)",
         "eval-steps": "an integer in 1...1000000000", "adv-steps": "an integer in 1...1000",
         "adv-lr": "a finite number ≥ 0", "adv-init-mag": "a finite number ≥ 0 (> 0 for yopo)",
-        "adv-max-norm": "a finite number (≤ 0: no projection)", "adv-begin-step": "an integer in 0...1000000000",
+        "adv-max-norm": "a finite number (≤ 0: no projection; > 0 for random)", "adv-begin-step": "an integer in 0...1000000000",
         "yopo-inner-steps": "an integer in 1...1000", "train-limit": "an integer ≥ 1", "eval-limit": "an integer ≥ 1",
         "nonfinite-skip-limit": "an integer in 0...1000000",
     ]
@@ -175,7 +178,7 @@ public struct RunConfiguration: Codable, Equatable {
         try check("adv-steps", advSteps, (1...1000).contains(advSteps))
         try check("adv-lr", advLr, finite(advLr) && advLr >= 0)
         try check("adv-init-mag", advInitMag, finite(advInitMag) && advInitMag >= 0 && (method != .yopo || advInitMag > 0))
-        try check("adv-max-norm", advMaxNorm, finite(advMaxNorm))
+        try check("adv-max-norm", advMaxNorm, finite(advMaxNorm) && (method != .random || advMaxNorm > 0))
         try check("adv-begin-step", advBeginStep, (0...1_000_000_000).contains(advBeginStep))
         try check("yopo-inner-steps", yopoInnerSteps, (1...1000).contains(yopoInnerSteps))
         if let trainLimit { try check("train-limit", trainLimit, trainLimit >= 1) }

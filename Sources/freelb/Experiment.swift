@@ -9,7 +9,7 @@ struct Experiment: ParsableCommand {
         discussion: """
             Each cell is a `train` run in OUTPUT/<task>/<method>/seed-<seed>/ with the shared flags. A finished cell \
             (summary.json present) is skipped and a partial one resumes, so an interrupted grid picks up where it stopped. \
-            Methods: vanilla, freelb, pgd, freeat, yopo, and freelb-noreuse (FreeLB without dropout-mask reuse). \
+            Methods: vanilla, freelb, pgd, freeat, yopo, random, and freelb-noreuse (FreeLB without dropout-mask reuse). \
             The score of a run is its best dev value of the task's main metric.
             """)
 
@@ -36,7 +36,7 @@ struct Experiment: ParsableCommand {
             // Every name and setting is checked before the first folder is created.
             for task in taskList { _ = try TaskRegistry.task(named: task) }
             for method in methodList where method != "freelb-noreuse" && MethodName(rawValue: method) == nil {
-                throw RunError("--methods: unknown method '\(method)' (vanilla, freelb, pgd, freeat, yopo, freelb-noreuse)")
+                throw RunError("--methods: unknown method '\(method)' (vanilla, freelb, pgd, freeat, yopo, random, freelb-noreuse)")
             }
             if taskList.isEmpty || methodList.isEmpty || seedList.isEmpty { throw RunError("--tasks, --methods and --seeds need at least one value each") }
             var probe = try flags.resolve()

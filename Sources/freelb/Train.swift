@@ -34,7 +34,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Seed of data order, dropout masks, δ init and new heads. (default: 42)") var seed: UInt64?
     @Option(help: "Evaluate and checkpoint every N steps. (default: every epoch) Allowed: \(allowed("eval-steps")).") var evalSteps: Int?
 
-    @Option(help: "vanilla | freelb | pgd | freeat | yopo. (default: freelb)") var method: MethodName?
+    @Option(help: "vanilla | freelb | pgd | freeat | yopo | random (K passes with random δ of norm ε, no ascent: the control). (default: freelb)") var method: MethodName?
     @Option(help: """
         FreeLB: K, the number of forward/backward passes per batch (the paper's FreeLB-K; the official \
         fairseq script's --adv-steps N means K = N+1 passes). PGD: ascent steps (K+1 passes). FreeAT: \
