@@ -152,7 +152,7 @@ public indirect enum TokenDecoder: Sendable {
             var pending: [UInt8] = []
             func flush() {
                 guard !pending.isEmpty else { return }
-                if let text = String(bytes: pending, encoding: .utf8) {
+                if let text = strictUTF8(pending) {
                     out.append(text)
                 } else {
                     out.append(contentsOf: repeatElement("\u{FFFD}", count: pending.count))
@@ -192,6 +192,12 @@ public indirect enum TokenDecoder: Sendable {
             throw TokenizerError.unsupported(path: r.path, field: field + ".type", found: type)
         }
     }
+}
+
+/// `bytes` as text when they are valid UTF-8 (a byte-order mark is kept, unlike Foundation's decoding), else nil.
+func strictUTF8<C: Collection>(_ bytes: C) -> String? where C.Element == UInt8 {
+    let text = String(decoding: bytes, as: UTF8.self)
+    return text.utf8.elementsEqual(bytes) ? text : nil
 }
 
 /// The byte of a `<0xXX>` token (two upper- or lower-case hex digits), or nil.

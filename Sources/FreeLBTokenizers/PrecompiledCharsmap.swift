@@ -94,7 +94,7 @@ public struct PrecompiledCharsmap: Sendable {
                     guard let text = replacement(at: target) else {
                         return "charsmap replacement offset \(target) is outside the \(replacements.count)-byte string table"
                     }
-                    guard String(bytes: text, encoding: .utf8) != nil else {
+                    guard strictUTF8(text) != nil else {
                         return "charsmap replacement at offset \(target) is not valid UTF-8"
                     }
                 }

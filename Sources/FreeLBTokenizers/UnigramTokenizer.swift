@@ -114,7 +114,9 @@ extension UnigramTokenizer {
         let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? unigram.id(of: t) }
         let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
             .vocabularySize(modelSize: unigram.pieces.count), lookup: lookup)
-        let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
+        // `padding.pad_token`, else "<pad>", else (sentencepiece files without one) the unknown piece.
+        var pad = try parsePadToken(root, reader: r, added: added, fallback: "")
+        if pad.isEmpty { pad = lookup("<pad>") != nil ? "<pad>" : unigram.pieces[Int(unigram.unkId)] }
         try self.init(unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
                       addedTokens: added, postProcessor: post, padToken: pad, path: url.path)
     }

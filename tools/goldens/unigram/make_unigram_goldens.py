@@ -24,7 +24,7 @@ import sentencepiece as spm
 import tokenizers
 import transformers
 from transformers import AlbertTokenizer
-from transformers.convert_slow_tokenizer import AlbertConverter
+from transformers.convert_slow_tokenizer import AlbertConverter, SpmConverter, XLMRobertaConverter, import_protobuf
 
 
 class AlbertByteFallbackConverter(AlbertConverter):
@@ -51,12 +51,14 @@ def glue_sentences(glue):
     return out
 
 
-def train(sentences, prefix, vocab_size, byte_fallback):
+def train(sentences, prefix, vocab_size, byte_fallback, rule="nmt_nfkc", albert_pieces=True):
+    """ALBERT's piece layout (<pad>, <unk>, [CLS], [SEP], [MASK]) or sentencepiece's (<unk>, <s>, </s>)."""
+    pieces = dict(pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"]) \
+        if albert_pieces else {}
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_prefix=prefix, vocab_size=vocab_size, model_type="unigram",
-        normalization_rule_name="nmt_nfkc", character_coverage=0.9995, byte_fallback=byte_fallback,
-        pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        num_threads=1, seed_sentencepiece_size=200000, shuffle_input_sentence=False, minloglevel=2)
+        normalization_rule_name=rule, character_coverage=0.9995, byte_fallback=byte_fallback,
+        num_threads=1, seed_sentencepiece_size=200000, shuffle_input_sentence=False, minloglevel=2, **pieces)
     return prefix + ".model"
 
 
@@ -163,12 +165,18 @@ class RustReference:
         tk = tokenizers.Tokenizer.from_str(self.backend.to_str())
         if max_length is not None:
             tk.enable_truncation(max_length, strategy=truncation)
-        enc = tk.encode(text) if pair is None else tk.encode(text, pair)
+        try:
+            enc = tk.encode(text) if pair is None else tk.encode(text, pair)
+        except Exception as error:  # only_first / only_second cannot absorb the cut: left untruncated
+            assert "Truncation error" in str(error), error
+            tk.no_truncation()
+            enc = tk.encode(text) if pair is None else tk.encode(text, pair)
         return enc.ids, enc.type_ids, enc.attention_mask
 
     def padded_batch(self, texts):
         tk = tokenizers.Tokenizer.from_str(self.backend.to_str())
-        tk.enable_padding(pad_id=tk.token_to_id("<pad>"), pad_token="<pad>")
+        pad = "<pad>" if tk.token_to_id("<pad>") is not None else "<unk>"
+        tk.enable_padding(pad_id=tk.token_to_id(pad), pad_token=pad)
         encs = tk.encode_batch(texts)
         return [e.ids for e in encs], [e.attention_mask for e in encs]
 
@@ -192,11 +200,11 @@ class TransformersReference:
         return batch["input_ids"], batch["attention_mask"]
 
 
-def case_record(ref, sp, text, pair, max_length, truncation):
+def case_record(ref, spm_ids, text, pair, max_length, truncation):
     ids, type_ids, mask = ref.encode(text, pair, max_length, truncation)
     raw = ref.backend.encode(text) if pair is None else ref.backend.encode(text, pair)
     plain = ref.backend.encode(text, add_special_tokens=False)
-    reference = sp.encode(albert_preprocess(text))
+    reference = spm_ids(text)
     return {
         "text": text,
         "text_pair": pair,
@@ -210,8 +218,8 @@ def case_record(ref, sp, text, pair, max_length, truncation):
         "ids_without_special_tokens": plain.ids,
         "decoded": ref.backend.decode(ids, skip_special_tokens=True),
         "decoded_with_special_tokens": ref.backend.decode(ids, skip_special_tokens=False),
-        "sentencepiece_ids": reference,
         "sentencepiece_agrees": reference == plain.ids,
+        "sentencepiece_ids": reference if reference != plain.ids else None,
     }
 
 
@@ -234,15 +242,39 @@ def save_as_transformers_runs_it(name, converted_folder, out_dir):
     return folder
 
 
-def golden_set(folder, ref, model_file):
+def save_backend(name, backend, out_dir):
+    """A converter's tokenizers object written as it is (no transformers wrapper)."""
+    folder = os.path.join(out_dir, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    backend.save(os.path.join(folder, "tokenizer.json"))
+    return folder
+
+
+def albert_spm_ids(model_file):
     sp = spm.SentencePieceProcessor(model_file=model_file)
+    return lambda text: sp.encode(albert_preprocess(text))
+
+
+def xlmr_spm_ids(model_file):
+    """fairseq's XLM-R id layout: <s> <pad> </s> <unk>, then sentencepiece's pieces from id 3 shifted by one."""
+    sp = spm.SentencePieceProcessor(model_file=model_file)
+    return lambda text: [3 if i == sp.unk_id() else i + 1 for i in sp.encode(text)]
+
+
+def plain_spm_ids(model_file):
+    sp = spm.SentencePieceProcessor(model_file=model_file)
+    return lambda text: sp.encode(text)
+
+
+def golden_set(folder, ref, spm_ids):
     cases = []
     for text in SINGLE_TEXTS:
-        cases.append(case_record(ref, sp, text, None, None, None))
+        cases.append(case_record(ref, spm_ids, text, None, None, None))
     for text, max_length in SINGLE_TRUNCATED:
-        cases.append(case_record(ref, sp, text, None, max_length, "longest_first"))
+        cases.append(case_record(ref, spm_ids, text, None, max_length, "longest_first"))
     for text, pair, max_length, truncation in PAIRS:
-        cases.append(case_record(ref, sp, text, pair, max_length, truncation))
+        cases.append(case_record(ref, spm_ids, text, pair, max_length, truncation))
     ids, mask = ref.padded_batch(SINGLE_TEXTS[:4])
     disagreements = [c["text"] for c in cases if not c["sentencepiece_agrees"]]
     return {"folder": os.path.basename(folder), "reference": type(ref).__name__, "empty_pair": ref.empty_pair,
@@ -281,9 +313,23 @@ def main():
     tiny = train(sentences, os.path.join(work, "albert-100"), 100, False)
     tiny_converted = save_converted("unigram-albert-100-converted", tiny, AlbertConverter, work)
     save_as_transformers_runs_it("unigram-albert-100", tiny_converted, args.out)
-    sets = [golden_set(converted, RustReference(converted), plain),
-            golden_set(converted_bf, RustReference(converted_bf), fallback),
-            golden_set(as_run, TransformersReference(as_run), plain)]
+    # XLM-R's converter, and sentencepiece's own pipeline as transformers rebuilds it for models without a
+    # converter (regex Replace steps, Metaspace without split, ByteFallback/Fuse/Strip decoders); both on
+    # identity-normalised models, which have no charsmap and keep the files small.
+    xlmr_model = train(sentences, os.path.join(work, "xlmr"), 600, False, rule="identity", albert_pieces=False)
+    xlmr = save_backend("unigram-xlmr", XLMRobertaConverter(transformers.XLMRobertaTokenizer(vocab_file=xlmr_model))
+                        .converted(), args.out)
+    generic_model = train(sentences, os.path.join(work, "generic"), 600, True, rule="identity", albert_pieces=False)
+    proto = import_protobuf().ModelProto()
+    with open(generic_model, "rb") as f:
+        proto.ParseFromString(f.read())
+    generic = save_backend("unigram-spm-byte-fallback", SpmConverter.build_tokenizer_from_spm_proto(
+        proto, [(p.piece, p.score) for p in proto.pieces]), args.out)
+    sets = [golden_set(converted, RustReference(converted), albert_spm_ids(plain)),
+            golden_set(converted_bf, RustReference(converted_bf), albert_spm_ids(fallback)),
+            golden_set(as_run, TransformersReference(as_run), albert_spm_ids(plain)),
+            golden_set(xlmr, RustReference(xlmr), xlmr_spm_ids(xlmr_model)),
+            golden_set(generic, RustReference(generic), plain_spm_ids(generic_model))]
     # The third folder's file, run by the tokenizers library, must give what transformers gives.
     rust_view = RustReference(as_run)
     for c in sets[2]["cases"]:
