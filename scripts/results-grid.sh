@@ -10,7 +10,8 @@
 # Table only, from the cells finished so far: REPORT_ONLY=1 scripts/results-grid.sh
 # One worker over chosen methods (e.g. seeds 4 and 5 of vanilla and FreeLB-3):
 #   SEEDS=4,5 METHODS=vanilla,freelb scripts/results-grid.sh
-# The grid runs a copy of the release binary (runs/bin/freelb), so rebuilding during a grid is safe.
+# The grid runs a copy of the release binary (runs/bin/freelb), so rebuilding during a grid is safe;
+# FREELB_BIN=path runs that binary instead (built from a clean checkout of a commit, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -25,9 +26,13 @@ grid_flags=(--model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../share
             "${shared_flags[@]}" "${adv_flags[@]}")
 mkdir -p "$grid" "$kept"
 sync_cells "$kept" "$grid"
-swift build -c release --product freelb
-mkdir -p runs/bin && cp .build/release/freelb runs/bin/freelb.new && mv runs/bin/freelb.new runs/bin/freelb
-freelb=runs/bin/freelb
+if [ -n "${FREELB_BIN:-}" ]; then   # a binary built elsewhere (e.g. from a clean checkout of a commit)
+    freelb="$FREELB_BIN"
+else
+    swift build -c release --product freelb
+    mkdir -p runs/bin && cp .build/release/freelb runs/bin/freelb.new && mv runs/bin/freelb.new runs/bin/freelb
+    freelb=runs/bin/freelb
+fi
 trap 'sync_cells "$grid" "$kept"' EXIT
 
 worker() {   # METHODS LOG
