@@ -15,7 +15,7 @@ struct StepBenchOptions {
     var dropout = true
     var modelDir: String?
     var peer = true
-    var peerScript = "../shared/bench/torch_baseline.py"
+    var peerScript = "benchmarks/torch_baseline.py"
     var python = ProcessInfo.processInfo.environment["FREELB_TORCH_PYTHON"] ?? "python3"
     var json = false
 
