@@ -18,10 +18,17 @@ public indirect enum WordSplitter: Sendable {
     case whitespaceSplit
     case sequence([WordSplitter])
 
-    /// A piece of normalized text and whether it starts the whole input (for `PrependScheme.first`).
+    /// A piece of normalized text (UTF-8) and whether it starts the whole input (for `PrependScheme.first`).
     struct Piece {
-        var text: String
+        var bytes: [UInt8]
         var startsInput: Bool
+
+        init(bytes: [UInt8], startsInput: Bool) {
+            self.bytes = bytes
+            self.startsInput = startsInput
+        }
+        init(text: String, startsInput: Bool) { self.init(bytes: Array(text.utf8), startsInput: startsInput) }
+        var text: String { String(decoding: bytes, as: UTF8.self) }
     }
 
     /// The words of `pieces`, in order; empty words are dropped.
@@ -32,41 +39,46 @@ public indirect enum WordSplitter: Sendable {
         case .whitespaceSplit:
             return pieces.flatMap { piece -> [Piece] in
                 var words: [Piece] = []
-                var current = String.UnicodeScalarView()
+                var current: [UInt8] = []
+                func finishWord() {
+                    guard !current.isEmpty else { return }
+                    words.append(Piece(bytes: current, startsInput: piece.startsInput && words.isEmpty))
+                    current.removeAll()
+                }
                 for c in piece.text.unicodeScalars {
-                    if CharClass.isWhitespace(c) {
-                        if !current.isEmpty {
-                            words.append(Piece(text: String(current), startsInput: piece.startsInput && words.isEmpty))
-                        }
-                        current = String.UnicodeScalarView()
-                    } else {
-                        current.append(c)
-                    }
+                    if CharClass.isWhitespace(c) { finishWord() } else { appendUTF8(c, to: &current) }
                 }
-                if !current.isEmpty {
-                    words.append(Piece(text: String(current), startsInput: piece.startsInput && words.isEmpty))
-                }
+                finishWord()
                 return words
             }
         case let .metaspace(replacement, scheme, split):
+            var marker: [UInt8] = []
+            appendUTF8(replacement, to: &marker)
             return pieces.flatMap { piece -> [Piece] in
-                var scalars = String.UnicodeScalarView()
-                for c in piece.text.unicodeScalars { scalars.append(c == " " ? replacement : c) }
-                guard let first = scalars.first else { return [] }
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(piece.bytes.count + marker.count)
                 let prepend = scheme == .always || (scheme == .first && piece.startsInput)
-                if prepend && first != replacement { scalars.insert(replacement, at: scalars.startIndex) }
-                guard split else { return [Piece(text: String(scalars), startsInput: piece.startsInput)] }
-                // MergedWithNext: every replacement character starts a new word.
-                var words: [Piece] = []
-                var current = String.UnicodeScalarView()
-                for c in scalars {
-                    if c == replacement && !current.isEmpty {
-                        words.append(Piece(text: String(current), startsInput: piece.startsInput && words.isEmpty))
-                        current = String.UnicodeScalarView()
-                    }
-                    current.append(c)
+                if prepend, let first = piece.bytes.first, first != 0x20, !piece.bytes.starts(with: marker) {
+                    bytes.append(contentsOf: marker)
                 }
-                words.append(Piece(text: String(current), startsInput: piece.startsInput && words.isEmpty))
+                for b in piece.bytes { if b == 0x20 { bytes.append(contentsOf: marker) } else { bytes.append(b) } }
+                guard !bytes.isEmpty else { return [] }
+                guard split else { return [Piece(bytes: bytes, startsInput: piece.startsInput)] }
+                // MergedWithNext: every replacement character starts a new word. (Its lead byte never
+                // occurs inside another UTF-8 sequence, so a byte match is a character match.)
+                var words: [Piece] = []
+                var wordStart = 0
+                var i = 1
+                while i < bytes.count {
+                    if bytes[i] == marker[0], bytes[i...].starts(with: marker) {
+                        words.append(Piece(bytes: Array(bytes[wordStart..<i]), startsInput: piece.startsInput && words.isEmpty))
+                        wordStart = i
+                        i += marker.count
+                    } else {
+                        i += 1
+                    }
+                }
+                words.append(Piece(bytes: Array(bytes[wordStart...]), startsInput: piece.startsInput && words.isEmpty))
                 return words
             }
         }

@@ -18,19 +18,23 @@ public indirect enum TextNormalizer: Sendable {
     case prepend(String)
 
     public func normalize(_ text: String) -> String {
+        // ASCII text is left unchanged by every Unicode normalization form and has no marks to strip.
+        let isASCII = text.utf8.allSatisfy { $0 < 0x80 }
         switch self {
         case .sequence(let steps): return steps.reduce(text) { $1.normalize($0) }
         case .precompiled(let charsmap): return charsmap.normalize(text)
         case let .replace(pattern, content): return pattern.replaceAll(in: text, with: content)
-        case .nfc: return text.precomposedStringWithCanonicalMapping
-        case .nfd: return text.decomposedStringWithCanonicalMapping
-        case .nfkc: return text.precomposedStringWithCompatibilityMapping
-        case .nfkd: return text.decomposedStringWithCompatibilityMapping
+        case .nfc: return isASCII ? text : text.precomposedStringWithCanonicalMapping
+        case .nfd: return isASCII ? text : text.decomposedStringWithCanonicalMapping
+        case .nfkc: return isASCII ? text : text.precomposedStringWithCompatibilityMapping
+        case .nfkd: return isASCII ? text : text.decomposedStringWithCompatibilityMapping
         case .lowercase:
+            if isASCII { return text.lowercased() }
             var out = String.UnicodeScalarView()
             for c in text.unicodeScalars { appendLowercased(c, to: &out) }
             return String(out)
         case .stripAccents:
+            if isASCII { return text }
             var out = String.UnicodeScalarView()
             out.append(contentsOf: text.unicodeScalars.lazy.filter { !isCombiningMark($0) })
             return String(out)

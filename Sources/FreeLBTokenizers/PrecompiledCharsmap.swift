@@ -8,6 +8,8 @@ import Foundation
 public struct PrecompiledCharsmap: Sendable {
     private let units: [UInt32]
     private let replacements: [UInt8]
+    /// The rule for each ASCII byte on its own (nil: kept), for the ASCII fast path.
+    private var asciiRules: [ArraySlice<UInt8>?] = []
 
     /// `path`/`field` name the file and JSON field in errors.
     public init(base64: String, path: String, field: String) throws {
@@ -32,6 +34,7 @@ public struct PrecompiledCharsmap: Sendable {
         self.units = units
         self.replacements = Array(blob[(4 + trieBytes)...])
         if let problem = validate() { throw fail(problem) }
+        asciiRules = (0..<128).map { shortestPrefixReplacement(CollectionOfOne(UInt8($0))) }
     }
 
     // Double-array unit layout (darts-clone, as SentencePiece writes it).
@@ -109,6 +112,22 @@ public struct PrecompiledCharsmap: Sendable {
     public func normalize(_ text: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // Every ASCII byte is its own grapheme cluster, except CR LF.
+            let bytes = Array(text.utf8)
+            var i = 0
+            while i < bytes.count {
+                if bytes[i] == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A,
+                   let rule = shortestPrefixReplacement(bytes[i...(i + 1)]) {
+                    out.append(contentsOf: rule)
+                    i += 2
+                    continue
+                }
+                if let rule = asciiRules[Int(bytes[i])] { out.append(contentsOf: rule) } else { out.append(bytes[i]) }
+                i += 1
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
         var scalarBytes: [UInt8] = []
         for grapheme in text {
             let bytes = grapheme.utf8

@@ -40,25 +40,46 @@ public struct Unigram: Sendable {
     /// The id of `piece` (the last id when a spelling repeats, as in HF), or nil.
     public func id(of piece: String) -> Int32? { trie.exact(piece.utf8) }
 
+    /// Work arrays of the Viterbi search, reused from word to word: for each byte offset, the best path
+    /// ending there (total score, start of its last piece, that piece's id).
+    struct Lattice {
+        var bestScore: [Double] = []
+        var pieceStart: [Int] = []
+        var pieceId: [Int32] = []
+        var path: [(start: Int, end: Int, unknown: Bool)] = []
+
+        mutating func reset(_ count: Int) {
+            bestScore.removeAll(keepingCapacity: true)
+            bestScore.append(contentsOf: repeatElement(0, count: count))
+            pieceStart.removeAll(keepingCapacity: true)
+            pieceStart.append(contentsOf: repeatElement(-1, count: count))
+            pieceId.removeAll(keepingCapacity: true)
+            pieceId.append(contentsOf: repeatElement(0, count: count))
+            path.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// Segments one word (UTF-8) and appends its ids and token strings.
     func tokenize(word: [UInt8], ids: inout [Int32], tokens: inout [String]) {
+        var lattice = Lattice()
+        tokenize(word: word, ids: &ids, tokens: &tokens, lattice: &lattice)
+    }
+
+    func tokenize(word: [UInt8], ids: inout [Int32], tokens: inout [String], lattice: inout Lattice) {
         guard !word.isEmpty else { return }
+        lattice.reset(word.count + 1)
         word.withUnsafeBufferPointer { bytes in
             let n = bytes.count
-            // Best path ending at each byte offset: total score, start of its last piece, that piece's id.
-            var bestScore = [Double](repeating: 0, count: n + 1)
-            var pieceStart = [Int](repeating: -1, count: n + 1)
-            var pieceId = [Int32](repeating: 0, count: n + 1)
             func offer(_ start: Int, _ end: Int, _ id: Int32, _ score: Double) {
-                if pieceStart[end] < 0 || score > bestScore[end] {
-                    bestScore[end] = score
-                    pieceStart[end] = start
-                    pieceId[end] = id
+                if lattice.pieceStart[end] < 0 || score > lattice.bestScore[end] {
+                    lattice.bestScore[end] = score
+                    lattice.pieceStart[end] = start
+                    lattice.pieceId[end] = id
                 }
             }
             var start = 0
             while start < n {
-                let scoreHere = bestScore[start]
+                let scoreHere = lattice.bestScore[start]
                 let charEnd = min(n, start + utf8SequenceLength(bytes[start]))
                 var coversCharacter = false
                 trie.forEachPrefixMatch(bytes, from: start) { id, end in
@@ -69,19 +90,21 @@ public struct Unigram: Sendable {
                 start = charEnd
             }
             // Walk back, then emit left to right, fusing runs of unknown pieces.
-            var path: [(start: Int, end: Int, unknown: Bool)] = []
             var end = n
             while end > 0 {
-                let s = pieceStart[end]
-                path.append((s, end, pieceId[end] == unkId))
+                let s = lattice.pieceStart[end]
+                lattice.path.append((s, end, lattice.pieceId[end] == unkId))
                 end = s
             }
-            path.reverse()
+            lattice.path.reverse()
+            let path = lattice.path
             var i = 0
             while i < path.count {
                 if !path[i].unknown {
-                    ids.append(pieceId[path[i].end])
-                    tokens.append(String(decoding: bytes[path[i].start..<path[i].end], as: UTF8.self))
+                    // A matched piece is spelled exactly as in the vocabulary.
+                    let id = lattice.pieceId[path[i].end]
+                    ids.append(id)
+                    tokens.append(pieces[Int(id)])
                     i += 1
                     continue
                 }

@@ -46,6 +46,7 @@ public struct UnigramTokenizer: Tokenizer {
 
     func encodeSegment(_ text: String) -> Segment {
         var seg = Segment()
+        var lattice = Unigram.Lattice()
         var startsInput = true
         for raw in matcher.split(text) {
             switch raw {
@@ -56,7 +57,7 @@ public struct UnigramTokenizer: Tokenizer {
                 let normalized = normalizer?.normalize(String(sub)) ?? String(sub)
                 let whole = [WordSplitter.Piece(text: normalized, startsInput: startsInput)]
                 for word in wordSplitter?.split(whole) ?? whole {
-                    unigram.tokenize(word: Array(word.text.utf8), ids: &seg.ids, tokens: &seg.tokens)
+                    unigram.tokenize(word: word.bytes, ids: &seg.ids, tokens: &seg.tokens, lattice: &lattice)
                 }
             }
             startsInput = false
