@@ -1,7 +1,7 @@
-// The perturbation δ in word-embedding space: initialisation (spec §4), the normalised ascent step
-// and the projection onto the ε-ball (spec §3). Everything is per example b, where an "example" is
+// The perturbation δ in word-embedding space: initialisation (docs/method.md §3), the normalised ascent step
+// and the projection onto the ε-ball (docs/method.md §5). Everything is per example b, where an "example" is
 // the first axis of δ: a sequence [T, d], or for multiple choice a whole question [C, T, d], so the
-// L2 normaliser and the projection are joint over its choices (spec §8).
+// L2 normaliser and the projection are joint over its choices (docs/method.md §8).
 import CFreeLBKernels
 import FreeLBModels
 import FreeLBTensor
@@ -63,7 +63,7 @@ public struct PerturbationMask {
 }
 
 public enum Perturbation {
-    /// δ0 (spec §4): l2: U(−1,1) ⊙ m_b · μ/√(L_b·d); linf*: U(−μ, μ) ⊙ m; μ = 0 → 0.
+    /// δ0 (docs/method.md §3): l2: U(−1,1) ⊙ m_b · μ/√(L_b·d); linf*: U(−μ, μ) ⊙ m; μ = 0 → 0.
     public static func initial(shape: [Int], mask: PerturbationMask, config: PerturbationConfig,
                                generator: inout SeededGenerator) -> Tensor {
         let mu = config.initMagnitude

@@ -1,10 +1,10 @@
-// Robustness analysis, "maximum increment of loss" (spec §10, paper §4.3, Table 5). Models run in eval
-// mode; δ lives in word-embedding space (spec §1) and is bounded in L2, per example:
+// Robustness analysis, "maximum increment of loss" (docs/method.md §13, paper §4.3, Table 5). Models run in eval
+// mode; δ lives in word-embedding space (§2) and is bounded in L2, per example:
 //   1. keep the dev examples every compared model classifies correctly;
 //   2. radius r_b of each kept example from the anchor model: the first value of the descending grid
 //      linspace(R, 1e-2, 11) ++ linspace(9e-3, 1e-4, 11) at which attack(anchor, r) keeps max loss ≤ ln 2;
-//   3. attack(model, r): δ0 = U(−1,1) ⊙ m · r/√(L·d) (spec §4 with μ = r); up to N steps of
-//      "record the loss, δ ← project_r(δ + α g/‖g‖)" (spec §3 with ε = r); stop once `patience`
+//   3. attack(model, r): δ0 = U(−1,1) ⊙ m · r/√(L·d) (§3 with μ = r); up to N steps of
+//      "record the loss, δ ← project_r(δ + α g/‖g‖)" (§5 with ε = r); stop once `patience`
 //      consecutive steps change the loss by a relative ≤ 1e-5 while ‖δ‖ ≥ r(1 − 1e-6); return the max loss;
 //   4. per model: median, mean, std of (max loss − clean loss) at the anchor's radii, and n.
 // Examples are attacked as batches; every example has its own δ_b, normaliser, projection, radius and
@@ -103,7 +103,7 @@ public struct RobustnessExample {
     }
 }
 
-/// Settings of the attack (spec §10 defaults).
+/// Settings of the attack (docs/method.md §13 defaults).
 public struct AttackSettings: Codable, Equatable, Sendable {
     /// N: ascent steps at most (one loss recorded per step).
     public var maxSteps: Int
@@ -329,7 +329,7 @@ public enum RobustnessAnalysis {
         var slots: [Slot] = zip(examples, radii).enumerated().map { i, pair in
             let (example, r) = pair
             let mask = PerturbationMask(example.input, width: width)
-            // δ0 = U(−1,1) ⊙ m · r/√(L·d): spec §4 with μ = r
+            // δ0 = U(−1,1) ⊙ m · r/√(L·d): docs/method.md §3 with μ = r
             let config = PerturbationConfig(norm: .l2, initMagnitude: r, maxNorm: r, stepSize: settings.stepSize)
             var generator = SeededGenerator(seed: settings.seed ^ (UInt64(bitPattern: Int64(example.id)) &* 0xD1B5_4A32_D192_ED03))
             let delta = Perturbation.initial(shape: model.perturbationShape(example.input), mask: mask, config: config,
@@ -376,7 +376,7 @@ public enum RobustnessAnalysis {
                     slot.result.earlyStopped = true
                     slot.done = true
                 } else {
-                    // δ_b ← project_r(δ_b + α g_b/‖g_b‖), spec §3
+                    // δ_b ← project_r(δ_b + α g_b/‖g_b‖), docs/method.md §5
                     let g = scatterRow(gradient, row: row, batch.input, like: slot.delta, width: width)
                     slot.delta = Perturbation.ascend(slot.delta, gradient: g, mask: slot.mask, config: slot.step)
                     slot.result.maxPerturbationNorm = max(slot.result.maxPerturbationNorm, norm(slot.delta))
@@ -503,7 +503,7 @@ public enum RobustnessAnalysis {
     }
 
     /// Walks `radiusGrid(R)` downwards for all examples at once: at each grid value the examples still
-    /// without a radius are attacked (with early stop, as the spec asks, whatever `settings.earlyStop`
+    /// without a radius are attacked (with early stop, as docs/method.md §13 asks, whatever `settings.earlyStop`
     /// says), and those whose max loss is ≤ ln 2 take that radius. An attack stops as soon as its loss passes
     /// ln 2, which decides that grid value without changing any radius.
     public static func findRadii(anchor: TransformerClassifier, examples: [RobustnessExample], searchRadius: Float,
@@ -538,7 +538,8 @@ public enum RobustnessAnalysis {
 
     // MARK: comparison (Table 5)
 
-    /// Steps 1–4 of spec §10 on dev batches. Every model is attacked at the anchor's radii with `settings`;
+    /// Steps 1–4 of docs/method.md §13 on dev batches. Every model is attacked at the anchor's radii
+    /// with `settings`;
     /// the anchor's attacks are reused from its radius search (same δ0, same steps) when `settings.earlyStop`.
     /// `progress` receives one JSON-ready event per stage (kept examples, each grid radius, each model attacked).
     public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,

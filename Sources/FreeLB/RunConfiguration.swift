@@ -98,7 +98,7 @@ public struct RunConfiguration: Codable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    /// Published hyper-parameters (spec §9, RoBERTa-large, fairseq scripts, K = passes).
+    /// Published hyper-parameters (docs/method.md §12, RoBERTa-large, fairseq scripts, K = passes).
     public static let presets: [String: (alpha: Double, epsilon: Double, mu: Double, passes: Int, lr: Double, batch: Int)] = [
         "mnli": (0.1, 0.3, 0.1, 3, 1e-5, 33), "qnli": (0.075, 0.15, 0.15, 3, 1e-5, 32),
         "qqp": (0.2, 0.7, 0.32, 3, 1e-5, 32), "sst2": (0.1, 0.6, 1.0, 3, 1e-5, 32),

@@ -7,7 +7,7 @@ import FreeLBTokenizers
 
 struct Robustness: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Maximum loss increment inside an L2 ball in word-embedding space (spec §10, paper Table 5).",
+        abstract: "Maximum loss increment inside an L2 ball in word-embedding space (docs/method.md §13, paper Table 5).",
         discussion: """
             Keeps the dev examples every model classifies correctly, finds each example's radius with the anchor \
             (the first r of linspace(R, 1e-2, 11) then linspace(9e-3, 1e-4, 11) whose PGD max loss stays ≤ ln 2), \

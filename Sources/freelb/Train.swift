@@ -16,7 +16,7 @@ struct TrainingFlags: ParsableArguments {
     var outputDir: String?
     @Option(help: "JSON file of settings keyed by these flag names (e.g. {\"learning-rate\": 2e-5}); flags override it.")
     var config: String?
-    @Option(help: "Published FreeLB hyper-parameters for a GLUE task (spec §9): sets α, ε, μ, K (passes), lr, batch size.")
+    @Option(help: "Published FreeLB hyper-parameters for a GLUE task (docs/method.md §12): sets α, ε, μ, K (passes), lr, batch size.")
     var preset: String?
 
     @Option(help: "Maximum tokens per sequence, special tokens included. (default: 128) Allowed: \(allowed("max-seq-length")).") var maxSeqLength: Int?

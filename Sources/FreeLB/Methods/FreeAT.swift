@@ -1,4 +1,4 @@
-// FreeAT-m (spec §6): m replays of the batch; each replay's single backward gives both the parameter
+// FreeAT-m (docs/method.md §9): m replays of the batch; each replay's single backward gives both the parameter
 // and the δ gradients, the optimizer steps after every replay, and δ is carried across replays.
 // The LR schedule advances once per batch while AdamW's step counter advances m times.
 import FreeLBModels

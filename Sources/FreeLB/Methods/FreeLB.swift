@@ -1,4 +1,4 @@
-// FreeLB-K (spec §2): K forward/backward passes per batch, each backpropagating loss/K so that the
+// FreeLB-K (docs/method.md §4): K forward/backward passes per batch, each backpropagating loss/K so that the
 // parameter gradients accumulate; δ takes a normalised ascent step between passes and is projected
 // onto the ε-ball; one optimizer update after the K passes.
 import FreeLBModels

@@ -1,4 +1,4 @@
-// PGD-K (spec §6): K ascent passes that only compute δ's gradient, then one descent pass at δ_K
+// PGD-K (docs/method.md §9): K ascent passes that only compute δ's gradient, then one descent pass at δ_K
 // whose (undivided) loss gives the parameter gradients. K+1 forward/backward passes, masks reused.
 import FreeLBModels
 import FreeLBTensor

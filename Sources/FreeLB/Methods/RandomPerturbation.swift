@@ -1,4 +1,4 @@
-// The random-perturbation control (docs/method.md): exactly FreeLB-K's compute (K forward/backward
+// The random-perturbation control (docs/method.md §10): exactly FreeLB-K's compute (K forward/backward
 // passes on loss/K, dropout masks reused, one update), but each pass draws a fresh δ of L2 norm ε
 // per example in a uniformly random direction, and δ takes no ascent step. FreeLB against this
 // control isolates the effect of the adversarial direction.

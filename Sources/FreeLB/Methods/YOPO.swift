@@ -1,4 +1,4 @@
-// YOPO-K-M (spec §6): full passes at δ_0 … δ_K with loss/(K+1), accumulating parameter gradients;
+// YOPO-K-M (docs/method.md §9): full passes at δ_0 … δ_K with loss/(K+1), accumulating parameter gradients;
 // between them M cheap ascent steps that run only the embeddings and the first layer, using the
 // slope p = ∂loss/∂h0 of the last full pass: δ ← ascent on Σ(layer0(embed(E + δ)) ⊙ p). One update.
 import FreeLBModels
