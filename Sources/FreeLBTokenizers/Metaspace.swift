@@ -40,13 +40,19 @@ public indirect enum WordSplitter: Sendable {
             return pieces.flatMap { piece -> [Piece] in
                 var words: [Piece] = []
                 var current: [UInt8] = []
+                var atStart = true  // no whitespace before the current word
                 func finishWord() {
                     guard !current.isEmpty else { return }
-                    words.append(Piece(bytes: current, startsInput: piece.startsInput && words.isEmpty))
+                    words.append(Piece(bytes: current, startsInput: piece.startsInput && words.isEmpty && atStart))
                     current.removeAll()
                 }
                 for c in piece.text.unicodeScalars {
-                    if CharClass.isWhitespace(c) { finishWord() } else { appendUTF8(c, to: &current) }
+                    if CharClass.isWhitespace(c) {
+                        finishWord()
+                        atStart = false
+                    } else {
+                        appendUTF8(c, to: &current)
+                    }
                 }
                 finishWord()
                 return words

@@ -114,6 +114,10 @@ final class UnigramTokenizerTests: XCTestCase {
         XCTAssertEqual(first.split([.init(text: "x y", startsInput: true)]).map(\.text), ["▁x▁y"])
         XCTAssertEqual(WordSplitter.whitespaceSplit.split([.init(text: " a\tb  c ", startsInput: true)]).map(\.text),
                        ["a", "b", "c"])
+        // With prepend_scheme "first", only a word at offset 0 of the input gets the prefix.
+        let firstAfterSplit = WordSplitter.sequence([.whitespaceSplit, first])
+        XCTAssertEqual(firstAfterSplit.split([.init(text: "x y", startsInput: true)]).map(\.text), ["▁x", "y"])
+        XCTAssertEqual(firstAfterSplit.split([.init(text: " x y", startsInput: true)]).map(\.text), ["x", "y"])
         let decoder = TokenDecoder.sequence([.replace(.literal("▁"), content: " "), .byteFallback, .fuse,
                                              .strip(content: " ", start: 1, stop: 0)])
         XCTAssertEqual(decoder.decodeChain(["▁h", "i", "<0xE2>", "<0x82>", "<0xAC>", "▁x", "<0xFF>"]).joined(), "hi€ x\u{FFFD}")
