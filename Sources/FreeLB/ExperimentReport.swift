@@ -1,5 +1,7 @@
-// Aggregation of an experiment grid: median (std) of each cell's best dev score, like the paper's Table 1.
+// Aggregation of an experiment grid: median (std) of each cell's best dev score, like the paper's Table 1,
+// paired differences from the baseline with a bootstrap interval and a sign test, and one figure per task.
 import Foundation
+import FreeLBTensor
 
 public struct ExperimentCell: Codable {
     public var task: String
@@ -108,6 +110,19 @@ public struct ExperimentReport: Codable {
             lines += pairedRows + ["", "Difference from \(baseline) on the same seed ×100: the mean, and (on how many seeds the "
                 + "method scored higher, of the seeds both finished).", ""]
         }
+        if let baseline = methods.first, methods.count > 1 {
+            let significanceRows = table(Array(methods.dropFirst())) { task, method in
+                let d = pairedDifferences(task: task, method: method, baseline: baseline)
+                guard d.count >= 2, let interval = Self.bootstrapInterval(d) else { return "–" }
+                let distinguishable = interval.lowerBound > 0 || interval.upperBound < 0
+                return String(format: "[%+.2f, %+.2f]%@ p=%.2f", interval.lowerBound, interval.upperBound,
+                              distinguishable ? " *" : "", Self.signTestPValue(d))
+            }
+            lines += significanceRows + ["", "95% paired bootstrap interval of the mean difference from \(baseline) (10,000 "
+                + "resamples of the seeds), and the exact two-sided sign test's p. * marks an interval that excludes 0. "
+                + "With n seeds the sign test cannot go below p = 2/2^n (0.25 for 3 seeds, 0.0625 for 5), and a bootstrap "
+                + "over so few seeds is optimistic: read * as \"consistent in sign and size over these seeds\".", ""]
+        }
         lines += timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
         return lines.joined(separator: "\n") + "\n"
     }
@@ -117,6 +132,93 @@ public struct ExperimentReport: Codable {
         guard !incomplete.isEmpty else { return "" }
         let names = incomplete.map { "\($0.task)/\($0.method)/seed-\($0.seed)" }.joined(separator: ", ")
         return " Left out: \(names), which resumed from a checkpoint that did not record its time."
+    }
+
+    /// Percentile interval of the mean of `values` over `resamples` bootstrap resamples (deterministic:
+    /// a fixed seed), or nil for an empty list.
+    public static func bootstrapInterval(_ values: [Double], confidence: Double = 0.95, resamples: Int = 10_000,
+                                         seed: UInt64 = 2020) -> ClosedRange<Double>? {
+        guard !values.isEmpty else { return nil }
+        var generator = SeededGenerator(seed: seed)
+        let n = UInt64(values.count)
+        var means = (0..<resamples).map { _ in
+            (0..<values.count).reduce(0.0) { sum, _ in sum + values[Int(generator.next() % n)] } / Double(values.count)
+        }
+        means.sort()
+        let tail = (1 - confidence) / 2
+        let low = means[Int((tail * Double(resamples - 1)).rounded())]
+        let high = means[Int(((1 - tail) * Double(resamples - 1)).rounded())]
+        return low...high
+    }
+
+    /// Exact two-sided sign test: the probability, under "each sign equally likely", of a split at least
+    /// as uneven as the observed one. Zero differences are dropped; 1 when none is left.
+    public static func signTestPValue(_ values: [Double]) -> Double {
+        let signs = values.filter { $0 != 0 }
+        let n = signs.count, positive = signs.filter { $0 > 0 }.count
+        guard n > 0 else { return 1 }
+        let tail = min(positive, n - positive)
+        var binomial = 1.0, sum = 0.0   // C(n, i)
+        for i in 0...tail {
+            if i > 0 { binomial = binomial * Double(n - i + 1) / Double(i) }
+            sum += binomial
+        }
+        return min(1, 2 * sum / pow(2, Double(n)))
+    }
+
+    /// One SVG per task in `folder` (`<task>.svg`): every seed's score per method with the median
+    /// marked, and the paired differences from the first method with their bootstrap intervals.
+    @discardableResult
+    public func writePlots(to folder: URL) throws -> [URL] {
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+        var written: [URL] = []
+        for task in tasks {
+            let all = methods.flatMap { scores(task: task, method: $0) }
+            guard !all.isEmpty else { continue }
+            let methodTicks = methods.enumerated().map { (Double($0.offset), $0.element) }
+            let xRange = -0.6...(Double(methods.count) - 0.4)
+            var scorePanel = SVGPanel(title: "\(task): best dev score ×100", xRange: xRange, yRange: all.min()!...all.max()!)
+            scorePanel.width = max(440, 90 * Double(methods.count))
+            for (index, method) in methods.enumerated() {
+                let color = colors[index % colors.count]
+                let perSeed = reportedSeeds.compactMap { score(task: task, method: method, seed: $0) }
+                for (k, value) in perSeed.enumerated() {
+                    let jitter = (Double(k) - Double(perSeed.count - 1) / 2) * 0.08
+                    scorePanel.circle((Double(index) + jitter, value), color: color, filled: false)
+                }
+                if !perSeed.isEmpty { scorePanel.tick((Double(index), Self.median(perSeed)), halfWidth: 0.28, color: color) }
+            }
+            var panels: [(panel: SVGPanel, xLabel: String, yLabel: String, xTicks: [(Double, String)]?)] = [
+                (scorePanel, "method (circles: seeds; bar: median)", "score", methodTicks)]
+            if let baseline = methods.first, methods.count > 1 {
+                let others = Array(methods.dropFirst())
+                let differences = others.map { pairedDifferences(task: task, method: $0, baseline: baseline) }
+                let intervals = differences.map { Self.bootstrapInterval($0) }
+                let bounds: [Double] = intervals.compactMap { $0 }.flatMap { [$0.lowerBound, $0.upperBound] }
+                let extent: [Double] = differences.flatMap { $0 } + bounds + [0]
+                var panel = SVGPanel(title: "\(task): paired difference from \(baseline)", xRange: -0.6...(Double(others.count) - 0.4),
+                                     yRange: extent.min()!...extent.max()!)
+                panel.width = max(440, 90 * Double(others.count))
+                panel.guide(y: 0)
+                for (index, d) in differences.enumerated() {
+                    let color = colors[(index + 1) % colors.count]
+                    for (k, value) in d.enumerated() {
+                        let jitter = (Double(k) - Double(d.count - 1) / 2) * 0.08
+                        panel.circle((Double(index) + jitter, value), color: color, filled: false)
+                    }
+                    if let interval = intervals[index], d.count >= 2 {
+                        panel.errorBar(x: Double(index), low: interval.lowerBound, high: interval.upperBound, color: color)
+                    }
+                    if !d.isEmpty { panel.tick((Double(index), d.reduce(0, +) / Double(d.count)), halfWidth: 0.2, color: color) }
+                }
+                panels.append((panel, "method (bar: mean; whiskers: 95% bootstrap interval)", "difference ×100",
+                               others.enumerated().map { (Double($0.offset), $0.element) }))
+            }
+            let url = folder.appendingPathComponent("\(task).svg")
+            try Data(svgDocument(panels).utf8).write(to: url, options: .atomic)
+            written.append(url)
+        }
+        return written
     }
 
     public func writeJSON(to url: URL) throws {

@@ -1,4 +1,6 @@
-// An SVG plot of the training loss and the dev metric over steps, read from metrics.jsonl.
+// training_curves.svg of a run, from its metrics.jsonl: the raw training loss (faint) with a smoothed
+// loss over it, and the dev metric at each evaluation (points), both against the optimizer step,
+// with ticks, so that two runs compare by eye. Evaluation steps are marked on the loss panel too.
 import Foundation
 
 public enum TrainingCurves {
@@ -8,39 +10,42 @@ public enum TrainingCurves {
         for line in text.split(separator: "\n") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let step = (object["step"] as? NSNumber)?.doubleValue else { continue }
+            // Non-finite losses are logged as strings; they are not plotted.
             if object["type"] as? String == "train", let v = (object["loss"] as? NSNumber)?.doubleValue { loss.append((step, v)) }
             if object["type"] as? String == "eval", let v = (object[mainMetric] as? NSNumber)?.doubleValue { metric.append((step, v)) }
         }
-        let svg = render(panels: [("training loss", loss), ("dev \(mainMetric)", metric)])
-        try Data(svg.utf8).write(to: output, options: .atomic)
+        try Data(render(loss: loss, metric: metric, mainMetric: mainMetric).utf8).write(to: output, options: .atomic)
     }
 
-    static func render(panels: [(String, [(Double, Double)])]) -> String {
-        let (width, height, margin) = (420.0, 260.0, 44.0)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width) * panels.count)\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
-        for (index, (title, points)) in panels.enumerated() {
-            let x0 = Double(index) * width
-            svg += "<g transform=\"translate(\(x0),0)\"><rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"white\" stroke=\"#ccc\"/>\n"
-            svg += "<text x=\"\(width / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(title)</text>\n"
-            if let minX = points.map(\.0).min(), let maxX = points.map(\.0).max(),
-               let minY = points.map(\.1).min(), let maxY = points.map(\.1).max() {
-                let spanX = max(maxX - minX, 1e-9), spanY = max(maxY - minY, 1e-9)
-                func px(_ x: Double) -> Double { margin + (x - minX) / spanX * (width - 2 * margin) }
-                func py(_ y: Double) -> Double { height - margin - (y - minY) / spanY * (height - 2 * margin) }
-                let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
-                svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
-                if points.count == 1 { svg += "<circle cx=\"\(px(points[0].0))\" cy=\"\(py(points[0].1))\" r=\"3\" fill=\"#1f77b4\"/>\n" }
-                svg += "<line x1=\"\(margin)\" y1=\"\(height - margin)\" x2=\"\(width - margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
-                svg += "<line x1=\"\(margin)\" y1=\"\(margin)\" x2=\"\(margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
-                svg += String(format: "<text x=\"%.0f\" y=\"%.0f\">step %.0f</text>\n", margin, height - margin + 16, minX)
-                svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">step %.0f</text>\n", width - margin, height - margin + 16, maxX)
-                svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.4g</text>\n", margin - 4, margin + 4, maxY)
-                svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.4g</text>\n", margin - 4, height - margin, minY)
-            } else {
-                svg += "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\">no data</text>\n"
-            }
-            svg += "</g>\n"
+    /// Exponential moving average with bias correction (TensorBoard's smoothing), weight `beta`.
+    static func smoothed(_ points: [(Double, Double)], beta: Double) -> [(Double, Double)] {
+        var average = 0.0
+        return points.enumerated().map { index, point in
+            average = beta * average + (1 - beta) * point.1
+            return (point.0, average / (1 - pow(beta, Double(index + 1))))
         }
-        return svg + "</svg>\n"
+    }
+
+    static func render(loss: [(Double, Double)], metric: [(Double, Double)], mainMetric: String) -> String {
+        let steps = (loss + metric).map(\.0)
+        let xRange = (steps.min() ?? 0)...(steps.max() ?? 1)
+        // Smooth over about a twentieth of the run (at least a few steps).
+        let beta = 1 - 1 / max(4, Double(loss.count) / 20)
+        let smooth = smoothed(loss, beta: beta)
+        var lossPanel = SVGPanel(title: "training loss", xRange: xRange,
+                                 yRange: (loss.map(\.1).min() ?? 0)...(loss.map(\.1).max() ?? 1))
+        for (step, _) in metric { lossPanel.guide(x: step) }
+        lossPanel.polyline(loss, color: "#1f77b4", width: 1, opacity: 0.25)
+        lossPanel.polyline(smooth, color: "#1f77b4", width: 2)
+        if loss.isEmpty { lossPanel.text("no data", at: (xRange.lowerBound, lossPanel.yRange.upperBound)) }
+        var metricPanel = SVGPanel(title: "dev \(mainMetric)", xRange: xRange,
+                                   yRange: (metric.map(\.1).min() ?? 0)...(metric.map(\.1).max() ?? 1))
+        metricPanel.polyline(metric, color: "#d62728")
+        for point in metric { metricPanel.circle(point, color: "#d62728") }
+        if let best = metric.max(by: { $0.1 < $1.1 }) {
+            metricPanel.text(String(format: "best %.4g @ %d", best.1, Int(best.0)), at: best, anchor: "middle", color: "#d62728")
+        }
+        return svgDocument([(lossPanel, "step (raw faint, smoothed bold; dotted: evaluations)", "loss", nil),
+                            (metricPanel, "step", mainMetric, nil)])
     }
 }

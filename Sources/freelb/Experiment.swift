@@ -87,6 +87,7 @@ struct Experiment: ParsableCommand {
             let folder = URL(fileURLWithPath: root)
             try report.writeJSON(to: folder.appendingPathComponent("results.json"))
             try Data(report.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
+            try report.writePlots(to: folder)
             print(report.markdown())
         } catch let code as ExitCode { throw code } catch { fail(error) }
     }
