@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import FreeLBSafetensors
 
-/// Real files written by Python `safetensors` 0.8.0 (copied from /work/shared/fixtures).
+/// Real files written by Python `safetensors` 0.8.0 (goldens of tools/goldens/gen_fixtures.py).
 final class SafetensorsFixtureTests: XCTestCase {
     static func resource(_ name: String) throws -> URL {
         guard let url = Bundle.module.url(forResource: "Resources/\(name)", withExtension: nil) else {

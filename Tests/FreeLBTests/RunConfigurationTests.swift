@@ -58,14 +58,14 @@ final class RunConfigurationTests: XCTestCase {
 
     func testARunMovedWithItsCheckoutStillResumes() throws {
         var a = RunConfiguration()
-        a.model = "/work/main/models/all-MiniLM-L6-v2"; a.task = "rte"; a.outputDir = "/tmp/x"
-        for path in ["/home/me/clone/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/", "sentence-transformers/all-MiniLM-L6-v2"] {
+        a.model = "/checkout-a/models/all-MiniLM-L6-v2"; a.task = "rte"; a.outputDir = "/tmp/x"
+        for path in ["/checkout-b/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/", "sentence-transformers/all-MiniLM-L6-v2"] {
             var moved = a
             moved.model = path
             XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: a.json, current: moved, folder: URL(fileURLWithPath: "/tmp/x")), path)
         }
         var other = a
-        other.model = "/work/main/models/bert-base-uncased"
+        other.model = "/checkout-a/models/bert-base-uncased"
         XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: a.json, current: other, folder: URL(fileURLWithPath: "/tmp/x"))) {
             XCTAssertTrue("\($0)".contains("--model"), "\($0)")
         }
