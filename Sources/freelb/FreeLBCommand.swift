@@ -10,7 +10,7 @@ struct FreeLBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freelb",
         abstract: "Adversarial fine-tuning of transformer encoders (FreeLB, PGD, FreeAT, YOPO) on GLUE-style data.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Robustness.self, Experiment.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Robustness.self, Experiment.self, Download.self],
         defaultSubcommand: nil)
 }
 
