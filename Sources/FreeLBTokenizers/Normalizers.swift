@@ -24,10 +24,10 @@ public indirect enum TextNormalizer: Sendable {
         case .sequence(let steps): return steps.reduce(text) { $1.normalize($0) }
         case .precompiled(let charsmap): return charsmap.normalize(text)
         case let .replace(pattern, content): return pattern.replaceAll(in: text, with: content)
-        case .nfc: return isASCII ? text : text.precomposedStringWithCanonicalMapping
-        case .nfd: return isASCII ? text : text.decomposedStringWithCanonicalMapping
-        case .nfkc: return isASCII ? text : text.precomposedStringWithCompatibilityMapping
-        case .nfkd: return isASCII ? text : text.decomposedStringWithCompatibilityMapping
+        case .nfc: return isASCII ? text : normalizedAsUnicode9(text) { $0.precomposedStringWithCanonicalMapping }
+        case .nfd: return isASCII ? text : normalizedAsUnicode9(text) { $0.decomposedStringWithCanonicalMapping }
+        case .nfkc: return isASCII ? text : normalizedAsUnicode9(text) { $0.precomposedStringWithCompatibilityMapping }
+        case .nfkd: return isASCII ? text : normalizedAsUnicode9(text) { $0.decomposedStringWithCompatibilityMapping }
         case .lowercase:
             if isASCII { return text.lowercased() }
             var out = String.UnicodeScalarView()
@@ -171,11 +171,45 @@ func replacingLiteral(_ literal: String, in text: String, with content: String) 
     return changed ? String(decoding: out, as: UTF8.self) : text
 }
 
-/// Unicode General_Category Mark (Mn, Mc, Me): what HF `StripAccents` removes.
+// HF tokenizers normalizes with Unicode 9.0 data (crate unicode-normalization-alignments): characters
+// assigned later have no decomposition, combining class 0 and no category there. The helpers below give
+// the same results with the newer data of Foundation and the Swift standard library.
+
+/// Whether `c` was assigned in Unicode 9.0 or earlier.
+@inline(__always) func isInUnicode9(_ c: Unicode.Scalar) -> Bool {
+    guard let age = c.properties.age else { return false }
+    return age.major < 9 || (age.major == 9 && age.minor == 0)
+}
+
+/// `normalize` applied to the stretches between characters newer than Unicode 9.0, which are kept as
+/// they are. (Such a character is a starter that neither decomposes nor composes, so the stretches
+/// around it are independent.)
+func normalizedAsUnicode9(_ text: String, _ normalize: (String) -> String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.value >= 0x300 && !isInUnicode9($0) }) else { return normalize(text) }
+    var out = ""
+    var run = String.UnicodeScalarView()
+    for c in text.unicodeScalars {
+        if c.value >= 0x300 && !isInUnicode9(c) {
+            out += normalize(String(run))
+            run = String.UnicodeScalarView()
+            out.unicodeScalars.append(c)
+        } else {
+            run.append(c)
+        }
+    }
+    return out + normalize(String(run))
+}
+
+/// General_Category Mark (Mn, Mc, Me) in Unicode 9.0: what HF `StripAccents` removes.
 @inline(__always) func isCombiningMark(_ c: Unicode.Scalar) -> Bool {
     if c.value < 0x300 { return false }
+    switch c.value {
+    case 0x1CF2, 0x1CF3: return true   // Vedic ardhavisarga signs: Mc in 9.0, Lo since 10.0
+    case 0x111C9: return false         // Sharada sandhi mark: Po in 9.0, Mn since 11.0
+    default: break
+    }
     switch c.properties.generalCategory {
-    case .nonspacingMark, .spacingMark, .enclosingMark: return true
+    case .nonspacingMark, .spacingMark, .enclosingMark: return isInUnicode9(c)
     default: return false
     }
 }

@@ -125,6 +125,9 @@ SINGLE_TEXTS = [
     "ＡＢＣ",
     "Ⅻ ㍿ ㌔",
     "<0x41> literal byte piece",
+    # Characters newer than Unicode 9.0 (the tables HF normalizes with) and category changes since then.
+    "new: \ua7f2 \u32ff a\u0898\u0316 x\u07fd\u0301 \u1cf2 \U000111c9 \U00011f3f",
+    "\U000119de \ufe0f\u01ea \u3000\U000297cf\ufe0f X\U0001f3fd\U0001f3fd \u0331r",
 ]
 
 PAIRS = [
