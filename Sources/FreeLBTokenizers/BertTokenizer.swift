@@ -1,7 +1,7 @@
 import Foundation
 
 /// BERT's WordPiece pipeline: added tokens on raw text -> BertNormalizer -> BertPreTokenizer ->
-/// WordPiece -> template `[CLS] A [SEP] (B [SEP])`. Matches the HF fast tokenizer (fixtures README §4).
+/// WordPiece -> template `[CLS] A [SEP] (B [SEP])`. Matches the HF fast tokenizer (tools/goldens/FIXTURES.md §4).
 public struct BertTokenizer: Tokenizer {
     public let normalizer: BertNormalizer
     public let preTokenizer: BertPreTokenizer

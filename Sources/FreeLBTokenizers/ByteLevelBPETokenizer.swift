@@ -2,7 +2,7 @@ import Foundation
 
 /// RoBERTa/GPT-2 byte-level BPE pipeline: added tokens on raw text (no normalizer) -> ByteLevel
 /// pre-tokenizer -> BPE -> template `<s> A </s>` / `<s> A </s></s> B </s>` (type ids 0) -> ByteLevel
-/// decoder. Matches the Rust tokenizers library (fixtures README §6).
+/// decoder. Matches the Rust tokenizers library (tools/goldens/FIXTURES.md §6).
 public struct ByteLevelBPETokenizer: Tokenizer {
     public let preTokenizer: ByteLevelPreTokenizer
     public let bpe: BPE

@@ -9,7 +9,7 @@ struct Segment {
 }
 
 /// What an empty `pair` ("") means. The transformers Python wrapper tests `if text_pair` and so drops it
-/// (fixtures README §4, case 32); the Rust tokenizers library encodes an empty second segment, e.g.
+/// (tools/goldens/FIXTURES.md §4, case 32); the Rust tokenizers library encodes an empty second segment, e.g.
 /// `<s> A </s></s></s>` (README §6, case 23).
 public enum EmptyPairHandling: String, Sendable, Codable {
     /// transformers / run_glue behaviour: `pair == ""` gives the single-sentence encoding. The default.
@@ -85,7 +85,7 @@ public struct TemplatePostProcessor: Sendable, Equatable {
 
 extension TruncationStrategy {
     /// Segment lengths after truncation, with `budget` = max_length minus the special tokens.
-    /// Mirrors Rust `tokenizers::utils::truncation::truncate_encodings` (fixtures README §4):
+    /// Mirrors Rust `tokenizers::utils::truncation::truncate_encodings` (tools/goldens/FIXTURES.md §4):
     /// longest_first keeps the shorter segment whole when the longer one can absorb the cut, otherwise
     /// gives budget/2 and budget/2 + budget%2, the extra token to the longer segment (the second on a tie).
     /// only_first / only_second cut the named segment; when it is too short to absorb the whole cut

@@ -2,7 +2,7 @@
 
 /// How a sequence (or pair) longer than `maxLength` is shortened. Special tokens count toward `maxLength`.
 public enum TruncationStrategy: String, Sendable, Codable, CaseIterable {
-    /// Rust `tokenizers` longest_first: balances the two segments (see fixtures README §4).
+    /// Rust `tokenizers` longest_first: balances the two segments (see tools/goldens/FIXTURES.md §4).
     case longestFirst = "longest_first"
     case onlyFirst = "only_first"
     case onlySecond = "only_second"

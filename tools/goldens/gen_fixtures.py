@@ -10,7 +10,7 @@ Everything is deterministic (fixed seeds, CPU). Reference values are computed in
 float64 from the float32 weights/inputs and stored rounded to float32; the same
 computation is repeated in float32 and the float32-vs-float64 discrepancy of every
 stored tensor is written to the JSON sidecars ("f32_max_abs_err") as tolerance guidance.
-See README.md in this folder for the meaning of every file and tensor.
+See FIXTURES.md in this folder for the meaning of every file and tensor.
 """
 import argparse
 import copy

@@ -12,7 +12,7 @@ It follows the conventions of gen_fixtures.py (and imports its helpers): float64
 to float32, JSON sidecars with f32_max_abs_err / ref_max_abs, HF parameter names, dropout off, one
 safetensors metadata key. The model/training helpers below are generic over BERT, RoBERTa and ALBERT
 and over [B,S] and [B,C,S] (multiple-choice) batches; the hidden holdout generator reuses them.
-See README.md, section "Additional fixtures", for the meaning of every file.
+See FIXTURES.md, section "Additional fixtures", for the meaning of every file.
 """
 import argparse
 import json
@@ -206,7 +206,7 @@ def ascent_per_choice(delta, g, kind, lr, max_norm, log):
 def run_method(model0, batch, delta0, method, hp, dtype, ascent_fn=ascent):
     """One training step of `method` with hyper-parameters hp:
     {"K", "adv_lr", "adv_max_norm", "optimizer": spec for make_opt}. Same loops as
-    gen_fixtures.run_method (see README.md section 3), parametrised, generic over model types."""
+    gen_fixtures.run_method (see FIXTURES.md section 3), parametrised, generic over model types."""
     m = G.model_as(model0, dtype)
     b = to_t(batch, dtype)
     ids = b["input_ids"]

@@ -4,7 +4,7 @@
 Re-implements the BERT forward pass, the three heads/losses, SGD/AdamW and the
 vanilla / FreeLB / PGD / FreeAT steps with plain torch tensor ops (no HF model code,
 no torch.optim), reading only the files in this folder, and compares with the stored
-reference tensors. It doubles as an executable statement of the semantics in README.md.
+reference tensors. It doubles as an executable statement of the semantics in FIXTURES.md.
 
     python verify_fixtures.py FIXTURE_TREE   # exits non-zero on any mismatch
 """

@@ -7,7 +7,7 @@ Re-implements, with plain torch tensor ops (no HF model code, no torch.optim, no
   * a byte-level BPE tokenizer (GPT-2 byte map + regex, merges.txt ranks, added tokens with lstrip,
     RoBERTa template, Rust-style longest_first truncation, ByteLevel decoding),
 reads only the files in this folder and compares with the stored values. Like verify_fixtures.py it is
-also an executable statement of the semantics in README.md. The functions are importable (the hidden
+also an executable statement of the semantics in FIXTURES.md. The functions are importable (the hidden
 holdout verifier reuses them).
 
     python verify_fixtures_more.py [DIR]    # DIR defaults to this folder; exits non-zero on any mismatch
