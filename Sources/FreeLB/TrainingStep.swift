@@ -26,10 +26,11 @@ public final class TrainingState {
     public var globalStep = 0
     /// RNG for δ initialisation, seeded from the run seed.
     public var perturbationGenerator: SeededGenerator
-    /// Test hook: when set, δ0 comes from here instead of the RNG (the fixtures' `delta_init`).
-    public var initialPerturbationOverride: ((EncoderInput) -> Tensor)?
-    /// When set, steps record δ, δ gradients, losses and the gradients handed to the optimizer.
-    public var trace: StepTrace?
+    /// δ0 for every micro-batch instead of the configured random start (`PerturbationConfig.initMagnitude`):
+    /// a tensor of `model.perturbationShape(input)` — zeros, a fixed start, a warm start from the last batch.
+    public var customInitialPerturbation: ((EncoderInput) -> Tensor)?
+    /// When set, steps record δ, δ gradients, losses and the gradients handed to the optimizer (tests).
+    var trace: StepTrace?
 
     public init(model: TransformerClassifier, optimizer: Optimizer, schedule: LinearWarmupDecay? = nil,
                 maxGradNorm: Float = 1.0, seed: UInt64 = 0) {
@@ -40,8 +41,8 @@ public final class TrainingState {
         perturbationGenerator = SeededGenerator(seed: seed ^ 0xDE17A)
     }
 
-    /// Sets the rate for the current scheduler step.
-    func applySchedule() {
+    /// Sets the optimizer's rate for the current scheduler step.
+    public func applySchedule() {
         if let schedule { optimizer.learningRate = schedule.learningRate(atStep: globalStep) }
     }
 
@@ -57,14 +58,15 @@ public final class TrainingState {
         passesInBatch = 0
     }
 
-    /// Forward + loss at δ (nil: clean); a non-finite loss is recorded with its pass.
-    func lossAt(_ batch: TrainingBatch, delta: Tensor?) -> Tensor {
+    /// Forward + loss at δ (nil: clean), a scalar to backpropagate; a non-finite loss is recorded with
+    /// its pass (the update of this batch is then skipped).
+    public func lossAt(_ batch: TrainingBatch, delta: Tensor?) -> Tensor {
         noteLoss(model.lossAt(batch, delta: delta))
     }
 
     /// Records `loss` if it is NaN or infinite; returns it.
     @discardableResult
-    func noteLoss(_ loss: Tensor) -> Tensor {
+    public func noteLoss(_ loss: Tensor) -> Tensor {
         passesInBatch += 1
         let value = loss.item
         if !value.isFinite && nonFinite == nil {
@@ -73,9 +75,9 @@ public final class TrainingState {
         return loss
     }
 
-    /// Clip, record, update. Does not advance the schedule. Skips the update after a non-finite loss
-    /// or gradient norm, and records parameters that the update made non-finite.
-    func optimizerStep() {
+    /// Clip, record, update; does not advance the schedule (FreeAT calls it m times per batch). Skips the
+    /// update after a non-finite loss or gradient norm, and records parameters the update made non-finite.
+    public func optimizerStep() {
         guard nonFinite == nil else { return }
         let parameters = model.namedParameters()
         let norm = clipGradientNorm(parameters.map(\.1), maxNorm: maxGradNorm)
@@ -92,15 +94,15 @@ public final class TrainingState {
     }
 
     /// The end of a batch for methods with one update: schedule, clip, step, advance the schedule.
-    func updateOnce() {
+    public func updateOnce() {
         applySchedule()
         optimizerStep()
         globalStep += 1
     }
 
-    /// δ0 for a micro-batch.
-    func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
-        if let override = initialPerturbationOverride { return override(input) }
+    /// δ0 for a micro-batch: `customInitialPerturbation`, else the random start of `config` (docs/method.md).
+    public func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
+        if let custom = customInitialPerturbation { return custom(input) }
         return Perturbation.initial(shape: model.perturbationShape(input), mask: mask, config: config,
                                     generator: &perturbationGenerator)
     }
@@ -136,15 +138,15 @@ public struct NonFiniteValue: Equatable, CustomStringConvertible {
     }
 }
 
-/// Diagnostics of one step, for tests and debugging.
-public final class StepTrace {
-    public var deltas: [Tensor] = []
-    public var deltaGradients: [Tensor] = []
-    public var losses: [Float] = []
+/// Diagnostics of one step, for tests (`@testable import FreeLB`).
+final class StepTrace {
+    var deltas: [Tensor] = []
+    var deltaGradients: [Tensor] = []
+    var losses: [Float] = []
     /// Gradients handed to each optimizer update (one entry per update; FreeAT has m).
-    public var gradients: [[String: [Float]]] = []
+    var gradients: [[String: [Float]]] = []
 
-    public init() {}
+    init() {}
 
     func recordGradients(_ parameters: [(String, Tensor)]) {
         var copy: [String: [Float]] = [:]
@@ -158,9 +160,19 @@ public struct StepResult {
     public var passLosses: [Float]
     /// The loss reported for the batch (mean over passes).
     public var loss: Float { passLosses.isEmpty ? 0 : passLosses.reduce(0, +) / Float(passLosses.count) }
+
+    public init(passLosses: [Float]) { self.passLosses = passLosses }
 }
 
 /// A training method: takes one batch (as micro-batches for gradient accumulation) and updates the state.
+///
+/// A method written outside the package follows the built-in ones (Methods/*.swift): `state.model.zeroGrad()`;
+/// per micro-batch `model.dropoutController.beginBatch()`, then `beginPass()` before every forward pass
+/// (masks are reused across passes when `reuseMasks` is set); losses from `state.lossAt(batch, delta:)`,
+/// backpropagated with their weight (`loss.scaled(by: w).backward()`, gradients accumulate); δ0 from
+/// `state.initialPerturbation(_:mask:config:)` and ascent steps from `Perturbation.ascend`; finally
+/// `state.updateOnce()` (schedule, clipping, one optimizer step, step count; skipped after a NaN loss).
+/// The README's "Custom methods" section has a complete one (Examples/FreeLBClient builds it).
 public protocol TrainingStep {
     var name: String { get }
     /// Forward/backward passes per micro-batch (for throughput accounting).

@@ -60,7 +60,7 @@ final class TrainStepFixtureTests: XCTestCase {
             let state = TrainingState(model: model, optimizer: optimizer, maxGradNorm: 0)
             let deltaName = (info["delta_init"] as? String) ?? "delta_init"
             let initial = Tensor(shape: input.shape + [model.config.embeddingSize], values: try deltaInit.floats(deltaName))
-            state.initialPerturbationOverride = { _ in initial.detachedCopy() }
+            state.customInitialPerturbation = { _ in initial.detachedCopy() }
             let trace = StepTrace()
             state.trace = trace
             _ = makeMethod(method, index).step([TrainingBatch(input: input, labels: labels)], state: state)
