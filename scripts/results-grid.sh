@@ -56,4 +56,4 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 fi
 "$freelb" experiment --tasks "$tasks" --methods "${REPORT_METHODS:-vanilla,pgd,freeat,freelb,freelb-noreuse}" --seeds "${REPORT_SEEDS:-$seeds}" \
     "${grid_flags[@]}" --report-only
-cp "$grid/results.md" "$grid/results.json" "$kept/"
+cp "$grid/results.md" "$grid/results.json" "$grid"/*.svg "$kept/"
