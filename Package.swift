@@ -36,13 +36,14 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "pkg-config"])]),
-        .target(
-            name: "CFreeLBKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        // Plain C at SwiftPM's release optimisation; the kernels vectorise explicitly (ext_vector_type)
+        // and call no errno-setting libm function in their loops, so they need no extra flags.
+        .target(name: "CFreeLBKernels"),
         .target(
             name: "FreeLBBLAS",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
             swiftSettings: swiftSettings),
+        // The only target that talks to CFreeLBKernels and FreeLBBLAS (besides freelb-bench's raw microbenchmarks).
         .target(name: "FreeLBTensor", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
         .target(name: "FreeLBNN", dependencies: ["FreeLBTensor"], swiftSettings: swiftSettings),
         .target(name: "FreeLBSafetensors", swiftSettings: swiftSettings),
@@ -51,26 +52,47 @@ let package = Package(
         .target(name: "FreeLBData", dependencies: ["FreeLBTokenizers"], swiftSettings: swiftSettings),
         .target(
             name: "FreeLBModels",
-            dependencies: ["FreeLBNN", "FreeLBSafetensors", "FreeLBHub", "FreeLBTokenizers"],
+            dependencies: ["FreeLBNN", "FreeLBSafetensors", "FreeLBTensor"],
             swiftSettings: swiftSettings),
-        .target(name: "FreeLB", dependencies: ["FreeLBModels", "FreeLBData", "FreeLBSafetensors"], swiftSettings: swiftSettings),
+        .target(
+            name: "FreeLB",
+            dependencies: ["FreeLBData", "FreeLBHub", "FreeLBModels", "FreeLBNN", "FreeLBSafetensors", "FreeLBTensor",
+                           "FreeLBTokenizers"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "freelb",
-            dependencies: ["FreeLB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FreeLB", "FreeLBData", "FreeLBModels", "FreeLBTensor", "FreeLBTokenizers",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
-        .executableTarget(name: "freelb-bench", dependencies: ["FreeLB", "FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),
+        // freelb-bench times raw GEMMs (FreeLBBLAS) and C kernels (CFreeLBKernels) on bare buffers, below the
+        // tensor layer on purpose, so it is the one target besides FreeLBTensor that imports them.
+        .executableTarget(
+            name: "freelb-bench",
+            dependencies: ["CFreeLBKernels", "FreeLB", "FreeLBBLAS", "FreeLBModels", "FreeLBNN", "FreeLBTensor"],
+            swiftSettings: swiftSettings),
 
-        .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels", "FreeLBBLAS"]),
-        .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBTensor"]),
-        .testTarget(name: "FreeLBNNTests", dependencies: ["FreeLBNN"]),
+        // Test targets declare exactly what they import (scripts/check-dependencies.sh), plus the
+        // executable the CLI tests run.
+        .testTarget(name: "CFreeLBKernelsTests", dependencies: ["CFreeLBKernels"]),
+        .testTarget(name: "FreeLBTensorTests", dependencies: ["FreeLBBLAS", "FreeLBTensor"]),
+        .testTarget(name: "FreeLBNNTests", dependencies: ["FreeLBNN", "FreeLBTensor"]),
         .testTarget(name: "FreeLBSafetensorsTests", dependencies: ["FreeLBSafetensors"], resources: [.copy("Resources")]),
         .testTarget(name: "FreeLBHubTests", dependencies: ["FreeLBHub"]),
         .testTarget(name: "FreeLBTokenizersTests", dependencies: ["FreeLBTokenizers"], resources: [.copy("Resources")]),
-        .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData"]),
+        .testTarget(name: "FreeLBDataTests", dependencies: ["FreeLBData", "FreeLBTokenizers"]),
         .target(name: "FreeLBTestSupport", path: "Tests/FreeLBTestSupport"),
-        .testTarget(name: "FreeLBModelsTests", dependencies: ["FreeLBModels", "FreeLBTestSupport"], resources: [.copy("Resources")]),
-        .testTarget(name: "FreeLBTests", dependencies: ["FreeLB", "FreeLBTestSupport"], resources: [.copy("Resources")]),
-        .testTarget(name: "FreeLBCLITests", dependencies: ["FreeLB", "freelb"]),
+        .testTarget(
+            name: "FreeLBModelsTests",
+            dependencies: ["FreeLBHub", "FreeLBModels", "FreeLBSafetensors", "FreeLBTensor", "FreeLBTestSupport"],
+            resources: [.copy("Resources")]),
+        .testTarget(
+            name: "FreeLBTests",
+            dependencies: ["FreeLB", "FreeLBModels", "FreeLBNN", "FreeLBSafetensors", "FreeLBTensor", "FreeLBTestSupport"],
+            resources: [.copy("Resources")]),
+        .testTarget(
+            name: "FreeLBCLITests",
+            dependencies: ["FreeLB", "FreeLBModels", "FreeLBNN", "FreeLBSafetensors", "FreeLBTensor", "FreeLBTokenizers",
+                           "freelb"]),
     ],
     swiftLanguageModes: [.v5]
 )

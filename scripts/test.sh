@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 set -euo pipefail
+scripts/check-dependencies.sh
 swift build --build-tests
 swift test --skip-build "$@"

@@ -56,7 +56,7 @@ void FLB_FN(flb_adamw_step)(float *p, const float *g, float *m, float *v, long n
                             float beta2, float eps, float weight_decay, float bias1, float bias2) {
     float decay = 1.0f - lr * weight_decay;
     float step = lr / bias1;
-    float inv_sqrt_b2 = (float)(1.0 / sqrt((double)bias2));
+    float inv_sqrt_b2 = (float)(1.0 / __builtin_elementwise_sqrt((double)bias2));
     long i = 0;
     for (; i + FLB_W <= n; i += FLB_W) {
         vf gi = vload(g + i);
@@ -70,7 +70,7 @@ void FLB_FN(flb_adamw_step)(float *p, const float *g, float *m, float *v, long n
     for (; i < n; i++) {
         float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
         float vi_ = beta2 * v[i] + (1.0f - beta2) * (g[i] * g[i]);
-        float denom = sqrtf(vi_) * inv_sqrt_b2 + eps;
+        float denom = __builtin_elementwise_sqrt(vi_) * inv_sqrt_b2 + eps;
         m[i] = mi;
         v[i] = vi_;
         p[i] = p[i] * decay - step * (mi / denom);

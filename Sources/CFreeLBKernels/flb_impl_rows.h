@@ -164,7 +164,7 @@ void FLB_FN(flb_layernorm_forward)(const float *x, const float *gamma, const flo
         vf acc2 = 0.0f;
         for (c = 0; c < full; c += FLB_W) { vf d = vload(xr + c) - mu; acc2 += d * d; }
         if (k) { vf d = vload_part(xr + c, k, mu) - mu; acc2 += d * d; }
-        float rs = (float)(1.0 / sqrt(vhsum(acc2) / (double)cols + (double)eps));
+        float rs = (float)(1.0 / __builtin_elementwise_sqrt(vhsum(acc2) / (double)cols + (double)eps));
         if (mean) mean[r] = mu;
         if (rstd) rstd[r] = rs;
         for (c = 0; c < full; c += FLB_W)

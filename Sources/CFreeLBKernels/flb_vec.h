@@ -40,6 +40,9 @@ FLB_INLINE vf vselect(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)
 FLB_INLINE vf vmax(vf a, vf b) { return vselect((a > b) | (a != a), a, b); }
 FLB_INLINE vf vmin(vf a, vf b) { return vselect((a < b) | (a != a), a, b); }
 FLB_INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+// The kernels take scalar square roots with __builtin_elementwise_sqrt as well: the correctly rounded
+// sqrt instruction, without the errno branch that libm's sqrt / sqrtf carry under the default
+// -fmath-errno (the target sets no flags of its own).
 FLB_INLINE vf vsqrt(vf a) { return __builtin_elementwise_sqrt(a); }
 
 FLB_INLINE float vhmax(vf v) {

@@ -2,7 +2,6 @@
 // and the projection onto the ε-ball (docs/method.md §5). Everything is per example b, where an "example" is
 // the first axis of δ: a sequence [T, d], or for multiple choice a whole question [C, T, d], so the
 // L2 normaliser and the projection are joint over its choices (docs/method.md §8).
-import CFreeLBKernels
 import FreeLBModels
 import FreeLBTensor
 
@@ -75,7 +74,7 @@ public enum Perturbation {
             let per = delta.count / mask.examples
             for b in 0..<mask.examples {
                 let scale = mu / (Float(max(1, mask.length(b)) * mask.width)).squareRoot()
-                flb_scale(delta.data + b * per, scale, delta.data + b * per, per)
+                delta.block(b, of: mask.examples).scale(by: scale)
             }
         case .linf, .linfMaxnorm:
             delta = Tensor.uniform(shape, low: -mu, high: mu, generator: &generator)
@@ -95,13 +94,14 @@ public enum Perturbation {
         let (alpha, eps) = (config.stepSize, config.maxNorm)
         for b in 0..<examples {
             let d = next.data + b * per, gb = grad.data + b * per
+            let dBlock = next.block(b, of: examples), gBlock = grad.block(b, of: examples)
             switch config.norm {
             case .l2:
-                let gNorm = Float(flb_sum_squares(gb, per).squareRoot())
-                flb_axpy(alpha / max(gNorm, 1e-8), gb, d, per)
+                let gNorm = Float(gBlock.l2Norm())
+                dBlock.addScaled(gBlock, by: alpha / max(gNorm, 1e-8))
                 if eps > 0 {
-                    let dNorm = Float(flb_sum_squares(d, per).squareRoot())
-                    if dNorm > eps { flb_scale(d, eps / dNorm, d, per) }
+                    let dNorm = Float(dBlock.l2Norm())
+                    if dNorm > eps { dBlock.scale(by: eps / dNorm) }
                 }
             case .linf:
                 for i in 0..<per {
@@ -110,8 +110,8 @@ public enum Perturbation {
                 }
                 if eps > 0 { clamp(d, per, eps) }
             case .linfMaxnorm:
-                let gMax = flb_max_abs(gb, per)
-                flb_axpy(alpha / max(gMax, 1e-8), gb, d, per)
+                let gMax = gBlock.maxAbs()
+                dBlock.addScaled(gBlock, by: alpha / max(gMax, 1e-8))
                 if eps > 0 { clamp(d, per, eps) }
             }
         }
@@ -124,22 +124,20 @@ public enum Perturbation {
                                       generator: inout SeededGenerator) -> Tensor {
         let delta = Tensor.normal(shape, generator: &generator)
         mask.apply(to: delta)
-        let per = delta.count / mask.examples
         for b in 0..<mask.examples {
-            let d = delta.data + b * per
-            let n = Float(flb_sum_squares(d, per).squareRoot())
-            flb_scale(d, n > 0 ? radius / n : 0, d, per)
+            let d = delta.block(b, of: mask.examples)
+            let n = Float(d.l2Norm())
+            d.scale(by: n > 0 ? radius / n : 0)
         }
         return delta
     }
 
     /// Rescales each example onto ‖δ_b‖ ≤ r (L2), in place. Used by robustness attacks.
     public static func projectL2(_ delta: Tensor, examples: Int, radius: Float) {
-        let per = delta.count / examples
         for b in 0..<examples {
-            let d = delta.data + b * per
-            let n = Float(flb_sum_squares(d, per).squareRoot())
-            if n > radius { flb_scale(d, radius / n, d, per) }
+            let d = delta.block(b, of: examples)
+            let n = Float(d.l2Norm())
+            if n > radius { d.scale(by: radius / n) }
         }
     }
 

@@ -10,7 +10,6 @@
 // Examples are attacked as batches; every example has its own δ_b, normaliser, projection, radius and
 // early stop (finished examples leave the batch). δ0 of example b comes from its own generator, seeded
 // from (seed, example id), so the result does not depend on how examples are grouped into batches.
-import CFreeLBKernels
 import Foundation
 import FreeLBModels
 import FreeLBTensor
@@ -388,7 +387,7 @@ public enum RobustnessAnalysis {
     }
 
     /// ‖t‖_F in Double.
-    private static func norm(_ t: Tensor) -> Double { flb_sum_squares(t.data, t.count).squareRoot() }
+    private static func norm(_ t: Tensor) -> Double { t.l2Norm() }
 
     /// Pads single examples to a common length T into one batch: [B, T] or [B, C, T].
     private static func makeBatch(_ examples: [RobustnessExample], padTokenId: Int) -> TrainingBatch {

@@ -1,7 +1,7 @@
-// Loading and saving Hugging Face checkpoints (config.json + model.safetensors). Keys are the HF
-// parameter names, so a checkpoint saved here loads in transformers unchanged, and vice versa.
+// Loading and saving Hugging Face checkpoints (config.json + model.safetensors) in a local folder. Keys
+// are the HF parameter names, so a checkpoint saved here loads in transformers unchanged, and vice versa.
+// Hub ids are resolved to a folder above this layer (FreeLB's `TransformerClassifier.load(_:kind:…)`).
 import Foundation
-import FreeLBHub
 import FreeLBSafetensors
 import FreeLBTensor
 
@@ -15,15 +15,18 @@ public struct CheckpointError: Error, CustomStringConvertible, LocalizedError {
 let ignoredCheckpointKeys = ["embeddings.position_ids", "cls.*", "lm_head.*", "predictions.*", "sop_classifier.*",
                              "pooler.*"]
 
+/// The encoder prefixes (`bert.`, `roberta.`, `albert.`) that a bare-model checkpoint (`BertModel`, …)
+/// omits from its keys, for every model type.
+let checkpointModelPrefixes = [ModelType.bert, .roberta, .albert].map { $0.prefix + "." }
+
 extension TransformerClassifier {
-    /// Loads `nameOrPath` (a folder, a cached or downloadable Hub id). Encoder weights must all be
-    /// present; a missing task head (a pretrained base checkpoint) is freshly initialised, as
-    /// transformers does. `numLabels` overrides the config's label count (the head must then be new
-    /// or match). Returns the model and the folder it came from.
-    public static func load(_ nameOrPath: String, kind: TaskKind, numLabels: Int? = nil, seed: UInt64 = 0,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> (model: TransformerClassifier, directory: URL) {
-        let directory = try ModelLocator(environment: environment).resolve(nameOrPath)
+    /// Loads the checkpoint in the local folder `directory` (config.json + model.safetensors; no network).
+    /// The config's sizes are checked against the safetensors header before anything is allocated, and
+    /// non-finite weights are refused. Encoder weights must all be present; a missing task head (a
+    /// pretrained base checkpoint) is freshly initialised, as transformers does (`headIsNew`).
+    /// `numLabels` overrides the config's label count (the head must then be new or match).
+    public static func load(from directory: URL, kind: TaskKind, numLabels: Int? = nil, seed: UInt64 = 0) throws
+        -> TransformerClassifier {
         var config = try ModelConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         if let numLabels, numLabels != config.numLabels {
             config.numLabels = numLabels
@@ -46,7 +49,7 @@ extension TransformerClassifier {
         let model = TransformerClassifier(config: config, kind: kind, seed: seed)
         try model.loadWeights(from: file, headSeed: seed)
         model.prepareParameters()
-        return (model, directory)
+        return model
     }
 
     /// Copies tensors from a safetensors file into the parameters (strict on the encoder). Returns
@@ -66,7 +69,7 @@ extension TransformerClassifier {
         if !hasHead { ignore.append("classifier.*") }
         let expected = all.filter { hasHead || !headNames.contains($0.0) }
             .map { ExpectedParameter(name: $0.0, shape: $0.1.shape) }
-        let match = try file.matchParameters(expected, ignore: ignore)
+        let match = try file.matchParameters(expected, modelPrefixes: checkpointModelPrefixes, ignore: ignore)
         for (name, tensor) in all {
             guard let key = match.fileKeys[name] else { continue }
             try file.readFloats(key, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))

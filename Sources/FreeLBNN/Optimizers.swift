@@ -1,8 +1,6 @@
 // Optimizers (AdamW with PyTorch's formula, SGD), global-norm gradient clipping, and the linear
 // warmup/decay schedule. Optimizer state can be exported and restored exactly.
-import CFreeLBKernels
 import FreeLBTensor
-import FreeLBBLAS
 
 public protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
@@ -39,7 +37,7 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [(String, Tensor)]) {
         for (_, p) in parameters {
             guard let g = p.grad else { continue }
-            flb_axpy(-learningRate, g.data, p.data, p.count)
+            p.addScaled(g, by: -learningRate)
         }
     }
 
@@ -77,12 +75,9 @@ public final class AdamW: Optimizer {
             let state = moments[name] ?? (Tensor(zeros: p.shape), Tensor(zeros: p.shape))
             moments[name] = state
             let decay = excludeFromDecay(name) ? 0 : weightDecay
-            let (pp, pg, pm, pv) = (p.data, g.data, state.m.data, state.v.data)
-            let (lr, b1, b2, e) = (learningRate, beta1, beta2, eps)
-            ComputeThreads.parallelFor(p.count, minChunk: 1 << 16) { r in
-                let s = r.lowerBound
-                flb_adamw_step(pp + s, pg + s, pm + s, pv + s, r.count, lr, b1, b2, e, decay, bias1, bias2)
-            }
+            p.applyAdamW(gradient: g, firstMoment: state.m, secondMoment: state.v, learningRate: learningRate,
+                         beta1: beta1, beta2: beta2, eps: eps, weightDecay: decay,
+                         biasCorrection1: bias1, biasCorrection2: bias2)
         }
     }
 
@@ -123,12 +118,12 @@ extension Double {
 @discardableResult
 public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     var total = 0.0
-    for p in parameters { if let g = p.grad { total += flb_sum_squares(g.data, g.count) } }
+    for p in parameters { if let g = p.grad { total += g.sumOfSquares() } }
     let norm = Float(total.squareRoot())
     if maxNorm > 0 {
         let coefficient = maxNorm / (norm + 1e-6)
         if coefficient < 1 {
-            for p in parameters { if let g = p.grad { flb_scale(g.data, coefficient, g.data, g.count) } }
+            for p in parameters { if let g = p.grad { g.scale(by: coefficient) } }
         }
     }
     return norm

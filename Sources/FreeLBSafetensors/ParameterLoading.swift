@@ -1,6 +1,7 @@
 import Foundation
 
 /// One parameter a model expects, in task-model naming (`bert.encoder.layer.0...`, `classifier.weight`).
+/// The model layer names its own prefixes (`bert.`…): this module knows no model.
 public struct ExpectedParameter: Equatable, Sendable {
     public var name: String
     public var shape: [Int]
@@ -50,26 +51,26 @@ public struct ParameterMismatchError: Error, Equatable, CustomStringConvertible,
 public struct ParameterMatch: Equatable, Sendable {
     /// expected (task-model) name -> key in the file.
     public var fileKeys: [String: String]
-    /// Expected names that were found under the bare-model naming (prefix stripped).
+    /// Expected names that were found under the bare-model naming (model prefix stripped).
     public var foundWithoutPrefix: [String]
     /// File keys skipped because an ignore pattern matched.
     public var ignored: [String]
 }
 
 extension SafetensorsFile {
-    /// Model prefixes that a bare `BertModel` / `RobertaModel` / `AlbertModel` checkpoint omits.
-    public static let modelPrefixes = ["bert.", "roberta.", "albert."]
     /// Keys that HF loaders skip: the `position_ids` buffer older checkpoints store.
     public static let defaultIgnoredKeys = ["embeddings.position_ids"]
 
     /// Matches `expected` against the file's keys without reading any data.
     ///
-    /// For an expected name `P.rest` with `P` in `modelPrefixes`, the file may use `P.rest` (task model)
-    /// or `rest` (bare model); other names (heads like `classifier.weight`) must match exactly.
-    /// `ignore` patterns apply to unclaimed file keys, compared with and without a model prefix;
-    /// a trailing `*` matches any suffix (`pooler.*`). Throws `ParameterMismatchError` listing
-    /// every missing key, unexpected key, shape mismatch and ambiguity at once.
-    public func matchParameters(_ expected: [ExpectedParameter], ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> ParameterMatch {
+    /// `modelPrefixes` are the prefixes (`bert.`, supplied by the model layer) that a bare-model checkpoint
+    /// omits: for an expected name `P.rest` with `P` among them, the file may use `P.rest` (task model)
+    /// or `rest` (bare model); other names (heads like `classifier.weight`) must match exactly, and with
+    /// no prefixes every name must. `ignore` patterns apply to unclaimed file keys, compared with and
+    /// without a model prefix; a trailing `*` matches any suffix (`pooler.*`). Throws
+    /// `ParameterMismatchError` listing every missing key, unexpected key, shape mismatch and ambiguity at once.
+    public func matchParameters(_ expected: [ExpectedParameter], modelPrefixes: [String] = [],
+                                ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> ParameterMatch {
         var fileKeys: [String: String] = [:]
         var withoutPrefix: [String] = []
         var missing: [String] = []
@@ -79,7 +80,7 @@ extension SafetensorsFile {
 
         for e in expected {
             var candidates = [e.name]
-            if let p = Self.modelPrefixes.first(where: { e.name.hasPrefix($0) }) {
+            if let p = modelPrefixes.first(where: { e.name.hasPrefix($0) }) {
                 candidates.append(String(e.name.dropFirst(p.count)))
             }
             let present = candidates.filter { contains($0) }
@@ -98,7 +99,7 @@ extension SafetensorsFile {
         var unexpected: [String] = []
         var ignored: [String] = []
         for key in names where !claimed.contains(key) {
-            if Self.matchesIgnore(key, ignore) { ignored.append(key) } else { unexpected.append(key) }
+            if Self.matchesIgnore(key, ignore, modelPrefixes: modelPrefixes) { ignored.append(key) } else { unexpected.append(key) }
         }
         if !missing.isEmpty || !unexpected.isEmpty || !shapeMismatches.isEmpty || !ambiguous.isEmpty {
             throw ParameterMismatchError(
@@ -109,8 +110,9 @@ extension SafetensorsFile {
     }
 
     /// Strict load: `matchParameters`, then every expected tensor as Float32, keyed by expected name.
-    public func loadParameters(_ expected: [ExpectedParameter], ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> [String: NamedTensor] {
-        let match = try matchParameters(expected, ignore: ignore)
+    public func loadParameters(_ expected: [ExpectedParameter], modelPrefixes: [String] = [],
+                               ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> [String: NamedTensor] {
+        let match = try matchParameters(expected, modelPrefixes: modelPrefixes, ignore: ignore)
         var out: [String: NamedTensor] = [:]
         for e in expected {
             guard let key = match.fileKeys[e.name] else { continue }  // cannot happen after a successful match
@@ -119,7 +121,7 @@ extension SafetensorsFile {
         return out
     }
 
-    static func matchesIgnore(_ key: String, _ patterns: [String]) -> Bool {
+    static func matchesIgnore(_ key: String, _ patterns: [String], modelPrefixes: [String]) -> Bool {
         var forms = [key]
         if let p = modelPrefixes.first(where: { key.hasPrefix($0) }) { forms.append(String(key.dropFirst(p.count))) }
         for pattern in patterns {

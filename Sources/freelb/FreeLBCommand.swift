@@ -3,7 +3,7 @@
 import ArgumentParser
 import Foundation
 import FreeLB
-import FreeLBBLAS
+import FreeLBTensor
 
 @main
 struct FreeLBCommand: ParsableCommand {
@@ -16,7 +16,7 @@ struct FreeLBCommand: ParsableCommand {
 
 /// Sets kernel and BLAS threads from --threads or FREELB_NUM_THREADS.
 func configureThreads(_ threads: Int?) {
-    if let threads { ComputeThreads.setCount(threads) } else { ComputeThreads.setCount(ComputeThreads.defaultCount) }
+    TensorThreads.setCount(threads ?? TensorThreads.defaultCount)
 }
 
 let threadsAllowed = "an integer in 1...1024"

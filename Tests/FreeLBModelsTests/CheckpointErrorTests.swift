@@ -19,7 +19,7 @@ final class CheckpointErrorTests: XCTestCase {
     func loadError(_ directory: URL, kind: TaskKind = .classification, numLabels: Int? = nil,
                    file: StaticString = #filePath, line: UInt = #line) -> String {
         do {
-            _ = try TransformerClassifier.load(directory.path, kind: kind, numLabels: numLabels, environment: [:])
+            _ = try TransformerClassifier.load(from: directory, kind: kind, numLabels: numLabels)
             XCTFail("loading \(directory.lastPathComponent) should fail", file: file, line: line)
             return ""
         } catch {
@@ -42,7 +42,7 @@ final class CheckpointErrorTests: XCTestCase {
         edit(&json)
         try writeJSONAtomically(json, to: url)
         do {
-            _ = try TransformerClassifier.load(directory.path, kind: .classification, environment: [:])
+            _ = try TransformerClassifier.load(from: directory, kind: .classification)
             XCTFail("config with bad \(field) should not load", file: file, line: line)
         } catch let error as ConfigurationError {
             XCTAssertEqual(error.field, field, file: file, line: line)
@@ -157,7 +157,7 @@ final class CheckpointErrorTests: XCTestCase {
     func testMissingFolderNamesPath() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("freelb-no-such-model-\(UUID().uuidString)").path
         do {
-            _ = try TransformerClassifier.load(path, kind: .classification, environment: [:])
+            _ = try TransformerClassifier.load(from: ModelLocator(environment: [:]).resolve(path), kind: .classification)
             XCTFail("a missing folder should not load")
         } catch let error as HubError {
             XCTAssertEqual(error, .localPathNotFound(path: path))
@@ -182,7 +182,7 @@ final class CheckpointErrorTests: XCTestCase {
         let key = "bert.encoder.layer.1.output.dense.bias"
         let url = try rewriteWeights(directory) { $0.removeAll { $0.name == key } }
         do {
-            _ = try TransformerClassifier.load(directory.path, kind: .classification, environment: [:])
+            _ = try TransformerClassifier.load(from: directory, kind: .classification)
             XCTFail("a checkpoint without \(key) should not load")
         } catch let error as ParameterMismatchError {
             XCTAssertEqual(error.missing, [key])
@@ -199,7 +199,7 @@ final class CheckpointErrorTests: XCTestCase {
             tensors[i] = NamedTensor(name: key, shape: [31, 16], values: Array(repeating: 0.5, count: 31 * 16))
         }
         do {
-            _ = try TransformerClassifier.load(directory.path, kind: .classification, environment: [:])
+            _ = try TransformerClassifier.load(from: directory, kind: .classification)
             XCTFail("a checkpoint with a [31, 16] \(key) should not load")
         } catch let error as ParameterMismatchError {
             XCTAssertEqual(error.shapeMismatches, [.init(name: key, fileKey: key, expected: [32, 16], found: [31, 16])])

@@ -13,7 +13,7 @@ final class CheckpointRoundTripTests: XCTestCase {
                    line: UInt = #line) throws -> (reloaded: TransformerClassifier, directory: URL) {
         let directory = try temporaryDirectory(self).appendingPathComponent("checkpoint")
         try model.save(to: directory)
-        let (reloaded, from) = try TransformerClassifier.load(directory.path, kind: model.kind, environment: [:])
+        let (reloaded, from) = (try TransformerClassifier.load(from: directory, kind: model.kind), directory)
         reloaded.eval()
         XCTAssertEqual(from.standardizedFileURL.path, directory.standardizedFileURL.path, file: file, line: line)
 

@@ -34,7 +34,7 @@ struct Fixture {
 extension TransformerClassifier {
     /// Loads a fixture model folder in eval mode (dropout is 0 there anyway).
     static func fixture(_ fixture: Fixture, kind: TaskKind) throws -> TransformerClassifier {
-        let model = try TransformerClassifier.load(fixture.directory.path, kind: kind, environment: [:]).model
+        let model = try TransformerClassifier.load(from: fixture.directory, kind: kind)
         model.eval()
         return model
     }

@@ -36,7 +36,8 @@ final class HubCacheLoadingTests: XCTestCase {
         let snapshot = try populateCache(home: home, with: model)
         let environment = ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]
 
-        let (loaded, directory) = try TransformerClassifier.load("org/tiny", kind: .classification, environment: environment)
+        let directory = try ModelLocator(environment: environment).resolve("org/tiny")
+        let loaded = try TransformerClassifier.load(from: directory, kind: .classification)
         loaded.eval()
         XCTAssertEqual(directory.standardizedFileURL.path, snapshot.standardizedFileURL.path, "resolved to snapshots/<commit>")
         let input = paddedBatch(pad: 0, typeVocab: 2)
@@ -48,7 +49,8 @@ final class HubCacheLoadingTests: XCTestCase {
         _ = try populateCache(home: home, with: tinyModel(.bert, kind: .classification))
         let environment = ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]
         do {
-            _ = try TransformerClassifier.load("org/unknown-model", kind: .classification, environment: environment)
+            _ = try TransformerClassifier.load(from: ModelLocator(environment: environment).resolve("org/unknown-model"),
+                                               kind: .classification)
             XCTFail("an uncached id must not load offline")
         } catch let error as HubError {
             guard case let .offlineCacheMiss(model, _, cache, tried, variable) = error else {
@@ -69,8 +71,9 @@ final class HubCacheLoadingTests: XCTestCase {
         let home = try temporaryDirectory(self)
         let snapshot = try populateCache(home: home, with: tinyModel(.bert, kind: .classification))
         try FileManager.default.removeItem(at: snapshot.appendingPathComponent("model.safetensors"))
-        XCTAssertThrowsError(try TransformerClassifier.load("org/tiny", kind: .classification,
-                                                            environment: ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"])) { error in
+        XCTAssertThrowsError(try TransformerClassifier.load(
+            from: ModelLocator(environment: ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]).resolve("org/tiny"),
+            kind: .classification)) { error in
             guard case .offlineCacheMiss(model: "org/tiny", revision: "main", cache: _, tried: _, variable: "HF_HUB_OFFLINE")? = error as? HubError else {
                 return XCTFail("expected offlineCacheMiss for org/tiny, got \(error)")
             }

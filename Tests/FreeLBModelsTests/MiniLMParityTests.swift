@@ -59,13 +59,14 @@ final class MiniLMParityTests: XCTestCase {
         XCTAssertFalse(weights.names.contains { $0.hasPrefix("bert.") })
 
         let started = Date()
-        let model = try TransformerClassifier.load(directory.path, kind: .classification, environment: [:]).model
+        let model = try TransformerClassifier.load(from: directory, kind: .classification)
         model.eval()
         let loaded = Date()
 
         // Every encoder parameter (pooler included) came from an unprefixed key; position_ids was skipped.
         let encoderParameters = model.namedParameters().filter { !$0.0.hasPrefix("classifier.") }
-        let match = try weights.matchParameters(encoderParameters.map { ExpectedParameter(name: $0.0, shape: $0.1.shape) })
+        let match = try weights.matchParameters(encoderParameters.map { ExpectedParameter(name: $0.0, shape: $0.1.shape) },
+                                               modelPrefixes: ["bert."])
         XCTAssertEqual(match.ignored, ["embeddings.position_ids"])
         XCTAssertEqual(match.foundWithoutPrefix.count, encoderParameters.count)
         XCTAssertEqual(encoderParameters.count, weights.names.count - 1)

@@ -95,10 +95,10 @@ final class ParameterLoadingTests: TempDirTestCase {
 
     func testTaskModelNamingLoadsAllKeysExactly() throws {
         let f = try write(expected.map { ($0.name, $0.shape) })
-        let match = try f.matchParameters(expected)
+        let match = try f.matchParameters(expected, modelPrefixes: ["bert."])
         XCTAssertEqual(match.fileKeys, Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.name) }))
         XCTAssertEqual(match.foundWithoutPrefix, [])
-        let loaded = try f.loadParameters(expected)
+        let loaded = try f.loadParameters(expected, modelPrefixes: ["bert."])
         XCTAssertEqual(loaded["classifier.weight"]?.values, (0..<12).map(Float.init))
         XCTAssertEqual(loaded["classifier.weight"]?.shape, [3, 4])
     }
@@ -112,17 +112,17 @@ final class ParameterLoadingTests: TempDirTestCase {
             ("embeddings.position_ids", [1, 64]),
             ("pooler.dense.weight", [4, 4]), ("pooler.dense.bias", [4]),
         ])
-        let match = try f.matchParameters(expected, ignore: SafetensorsFile.defaultIgnoredKeys + ["pooler.*"])
+        let match = try f.matchParameters(expected, modelPrefixes: ["bert."], ignore: SafetensorsFile.defaultIgnoredKeys + ["pooler.*"])
         XCTAssertEqual(match.fileKeys["bert.embeddings.word_embeddings.weight"], "embeddings.word_embeddings.weight")
         XCTAssertEqual(match.fileKeys["classifier.bias"], "classifier.bias")
         XCTAssertEqual(match.foundWithoutPrefix, ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.output.dense.bias"])
         XCTAssertEqual(match.ignored, ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"])
-        XCTAssertEqual(try f.loadParameters(expected, ignore: ["embeddings.position_ids", "pooler.*"])["bert.encoder.layer.0.output.dense.bias"]?.values, [0, 1, 2, 3])
+        XCTAssertEqual(try f.loadParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"])["bert.encoder.layer.0.output.dense.bias"]?.values, [0, 1, 2, 3])
     }
 
     func testPrefixedIgnorePatternsMatchPrefixedKeys() throws {
         let f = try write(expected.map { ($0.name, $0.shape) } + [("bert.embeddings.position_ids", [1, 8]), ("bert.pooler.dense.bias", [4])])
-        XCTAssertEqual(try f.matchParameters(expected, ignore: ["embeddings.position_ids", "pooler.*"]).ignored,
+        XCTAssertEqual(try f.matchParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"]).ignored,
                        ["bert.embeddings.position_ids", "bert.pooler.dense.bias"])
     }
 
@@ -134,7 +134,7 @@ final class ParameterLoadingTests: TempDirTestCase {
             ("lm_head.bias", [10]),  // unexpected
             ("bert.embeddings.position_ids", [1, 8]),  // ignored by default
         ])
-        XCTAssertThrowsError(try f.matchParameters(expected)) { error in
+        XCTAssertThrowsError(try f.matchParameters(expected, modelPrefixes: ["bert."])) { error in
             guard let e = error as? ParameterMismatchError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.file, f.url.path)
             XCTAssertEqual(e.missing, ["bert.encoder.layer.0.output.dense.bias", "classifier.bias"])
@@ -148,7 +148,7 @@ final class ParameterLoadingTests: TempDirTestCase {
 
     func testKeyPresentWithAndWithoutPrefixIsAmbiguous() throws {
         let f = try write(expected.map { ($0.name, $0.shape) } + [("embeddings.word_embeddings.weight", [10, 4])])
-        XCTAssertThrowsError(try f.matchParameters(expected)) {
+        XCTAssertThrowsError(try f.matchParameters(expected, modelPrefixes: ["bert."])) {
             XCTAssertEqual(($0 as? ParameterMismatchError)?.ambiguous, ["bert.embeddings.word_embeddings.weight"])
         }
     }
@@ -157,7 +157,7 @@ final class ParameterLoadingTests: TempDirTestCase {
         // `bert.classifier.weight` is not `classifier.weight`: heads never take the model prefix.
         let f = try write([("bert.embeddings.word_embeddings.weight", [10, 4]), ("bert.encoder.layer.0.output.dense.bias", [4]),
                            ("bert.classifier.weight", [3, 4]), ("classifier.bias", [3])])
-        XCTAssertThrowsError(try f.matchParameters(expected)) {
+        XCTAssertThrowsError(try f.matchParameters(expected, modelPrefixes: ["bert."])) {
             let e = $0 as? ParameterMismatchError
             XCTAssertEqual(e?.missing, ["classifier.weight"])
             XCTAssertEqual(e?.unexpected, ["bert.classifier.weight"])
@@ -168,7 +168,7 @@ final class ParameterLoadingTests: TempDirTestCase {
         let f = try SafetensorsFile(url: SafetensorsFixtureTests.resource("tiny-bert-model.safetensors"))
         let all = f.tensorInfos.map { ExpectedParameter(name: $0.name, shape: $0.shape) }
         let withoutPooler = all.filter { !$0.name.hasPrefix("bert.pooler.") }
-        let match = try f.matchParameters(withoutPooler, ignore: ["pooler.*"])
+        let match = try f.matchParameters(withoutPooler, modelPrefixes: ["bert."], ignore: ["pooler.*"])
         XCTAssertEqual(match.fileKeys.count, 39)
         XCTAssertEqual(match.ignored, ["bert.pooler.dense.bias", "bert.pooler.dense.weight"])
     }
