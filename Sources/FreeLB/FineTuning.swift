@@ -232,8 +232,12 @@ public final class FineTuningRun {
             }
             try saveModel("final")
             try checkpoint()
-            try? TrainingCurves.write(metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
-                                      mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+            do {
+                try TrainingCurves.write(metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                                         mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+            } catch {   // the model is saved; a missing plot is worth a warning, not a failed run
+                onEvent(.warning("training_curves.svg not written: \(error.localizedDescription)"))
+            }
         }
         let summary = RunSummary(task: task.name, method: method.name, seed: config.seed, steps: state.globalStep,
                                  interrupted: !completed || interrupted, wallSeconds: wallSeconds(),

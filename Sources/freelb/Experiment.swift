@@ -62,7 +62,12 @@ struct Experiment: ParsableCommand {
                         config.outputDir = URL(fileURLWithPath: root).appendingPathComponent("\(task)/\(method)/seed-\(seed)").path
                         let summaryFile = URL(fileURLWithPath: config.outputDir).appendingPathComponent("summary.json")
                         let summary: RunSummary
-                        if let data = try? Data(contentsOf: summaryFile), let done = try? JSONDecoder().decode(RunSummary.self, from: data) {
+                        if FileManager.default.fileExists(atPath: summaryFile.path) {
+                            let done: RunSummary
+                            do { done = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryFile)) } catch {
+                                throw RunError("\(summaryFile.path): a finished cell's summary cannot be read (\(error.localizedDescription)); "
+                                               + "remove it to train the cell again")
+                            }
                             // A finished cell only counts when it was trained with these settings.
                             let stored = try? String(contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"),
                                                      encoding: .utf8)

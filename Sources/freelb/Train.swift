@@ -64,7 +64,10 @@ struct TrainingFlags: ParsableArguments {
         if let preset { try c.applyPreset(preset) }
         if let config {
             let url = URL(fileURLWithPath: config)
-            guard let data = try? Data(contentsOf: url) else { throw RunError("--config \(config): cannot read file") }
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw RunError("--config \(config): cannot read the file (\(error.localizedDescription))")
+            }
             c = try c.merging(json: data, file: config)
         }
         if let v = model { c.model = v }
