@@ -8,29 +8,52 @@ enum CharClass {
         return c.properties.isWhitespace
     }
 
-    /// Category C* (Cc, Cf, Cn, Co, Cs) except tab, LF and CR: what BertNormalizer's clean step drops.
+    // The Rust BERT pipeline takes categories from the unicode_categories crate, which holds Unicode 8.0
+    // data and no unassigned (Cn) code points. The BERT helpers below reproduce that with the newer data
+    // of the Swift standard library (age and the few category changes since 8.0).
+
+    /// Whether `c` was assigned in Unicode 8.0 or earlier.
+    @inline(__always) static func isInUnicode8(_ c: Unicode.Scalar) -> Bool {
+        guard let age = c.properties.age else { return false }
+        return age.major <= 8
+    }
+
+    /// Cc except tab, LF and CR, Cf and Co (as of Unicode 8.0): what BertNormalizer's clean step drops.
+    /// Unassigned code points are kept.
     @inline(__always) static func isControl(_ c: Unicode.Scalar) -> Bool {
         if c.value < 0x80 {
             if c.value == 0x09 || c.value == 0x0A || c.value == 0x0D { return false }
             return c.value < 0x20 || c.value == 0x7F
         }
         switch c.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        case .control, .privateUse, .surrogate: return true
+        case .format: return isInUnicode8(c)
         default: return false
         }
     }
 
-    /// BERT punctuation: ASCII 33–47, 58–64, 91–96, 123–126, or Unicode category P*.
+    /// BERT punctuation: ASCII 33–47, 58–64, 91–96, 123–126, or Unicode category P* (as of Unicode 8.0).
     @inline(__always) static func isBertPunctuation(_ c: Unicode.Scalar) -> Bool {
         let v = c.value
         if v < 0x80 {
             return (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126)
         }
+        // Canadian syllabics chi sign (So since 12.0) and Sharada sandhi mark (Mn since 11.0) were Po in 8.0.
+        if v == 0x166D || v == 0x111C9 { return true }
         switch c.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            return true
+            return isInUnicode8(c)
         default: return false
+        }
+    }
+
+    /// Category Mn as of Unicode 8.0: what BertNormalizer's accent stripping drops.
+    @inline(__always) static func isBertNonspacingMark(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x1734, 0x1171E: return true                   // Mn in 8.0, Mc since
+        case 0x1885, 0x1886, 0xA9BD, 0x111C9: return false  // Lo, Lo, Mc, Po in 8.0; Mn since
+        default: return c.properties.generalCategory == .nonspacingMark && isInUnicode8(c)
         }
     }
 
@@ -112,9 +135,9 @@ public struct BertNormalizer: Sendable, Equatable {
         if stripAccents {
             var view = String.UnicodeScalarView()
             view.append(contentsOf: out)
-            let nfd = String(view).decomposedStringWithCanonicalMapping
+            let nfd = TextNormalizer.nfd.normalize(String(view))
             out.removeAll(keepingCapacity: true)
-            for c in nfd.unicodeScalars where c.properties.generalCategory != .nonspacingMark { out.append(c) }
+            for c in nfd.unicodeScalars where !CharClass.isBertNonspacingMark(c) { out.append(c) }
         }
         if lowercase {
             var lowered: [Unicode.Scalar] = []

@@ -127,7 +127,12 @@ public struct BertTokenizer: Tokenizer {
         let tokens = matcher.decodingTokens(ids, skipSpecialTokens: skipSpecialTokens, idToToken: idToToken)
         for (i, var token) in tokens.enumerated() {
             if i > 0 {
-                if token.hasPrefix(prefix) { token.removeFirst(prefix.count) } else { token = " " + token }
+                // Byte-wise: "##" followed by a combining mark is not a Character prefix of the token.
+                if token.utf8.starts(with: prefix.utf8) {
+                    token = String(decoding: token.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)
+                } else {
+                    token = " " + token
+                }
             }
             out += decoderCleanup ? wordPieceCleanup(token) : token
         }
@@ -174,18 +179,10 @@ func textLines(_ text: String) -> [Substring] {
     }
 }
 
-/// Rust `decoders::wordpiece::cleanup`.
+/// Rust `decoders::wordpiece::cleanup` (byte-exact replacements, as Rust's `str::replace`).
 func wordPieceCleanup(_ s: String) -> String {
-    guard s.contains(" ") else { return s }
-    return s.replacingOccurrences(of: " .", with: ".")
-        .replacingOccurrences(of: " ?", with: "?")
-        .replacingOccurrences(of: " !", with: "!")
-        .replacingOccurrences(of: " ,", with: ",")
-        .replacingOccurrences(of: " ' ", with: "'")
-        .replacingOccurrences(of: " n't", with: "n't")
-        .replacingOccurrences(of: " 'm", with: "'m")
-        .replacingOccurrences(of: " do not", with: " don't")
-        .replacingOccurrences(of: " 's", with: "'s")
-        .replacingOccurrences(of: " 've", with: "'ve")
-        .replacingOccurrences(of: " 're", with: "'re")
+    guard s.utf8.contains(0x20) else { return s }
+    let rules = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                 (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
+    return rules.reduce(s) { replacingLiteral($1.0, in: $0, with: $1.1) }
 }
