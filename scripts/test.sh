@@ -5,5 +5,6 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 set -euo pipefail
 scripts/check-dependencies.sh
+bash scripts/example-check.sh   # a package depending on this one by URL and version builds and runs
 swift build --build-tests
 swift test --skip-build "$@"
