@@ -59,12 +59,16 @@ public struct Unigram: Sendable {
         }
     }
 
-    /// Segments one word (UTF-8) and appends its ids and token strings.
-    func tokenize(word: [UInt8], ids: inout [Int32], tokens: inout [String]) {
+    /// The pieces of one already normalized and pre-tokenized word (e.g. "▁hello").
+    public func segment(_ word: String) -> (ids: [Int32], tokens: [String]) {
+        var ids: [Int32] = []
+        var tokens: [String] = []
         var lattice = Lattice()
-        tokenize(word: word, ids: &ids, tokens: &tokens, lattice: &lattice)
+        tokenize(word: Array(word.utf8), ids: &ids, tokens: &tokens, lattice: &lattice)
+        return (ids, tokens)
     }
 
+    /// Segments one word (UTF-8) and appends its ids and token strings.
     func tokenize(word: [UInt8], ids: inout [Int32], tokens: inout [String], lattice: inout Lattice) {
         guard !word.isEmpty else { return }
         lattice.reset(word.count + 1)

@@ -44,6 +44,10 @@ final class UnigramLoadingErrorTests: XCTestCase {
         XCTAssertEqual(tok.encode("ab a", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
                        [2, 4, 2])
         XCTAssertEqual(tok.padTokenId, 1)
+        let unigram = try XCTUnwrap(tok as? UnigramTokenizer).unigram
+        XCTAssertEqual(unigram.segment("▁ab").tokens, ["▁a", "b"])
+        XCTAssertEqual(unigram.segment("▁cca").tokens, ["▁cc", "a"], "unknown stretch fused, keeps its text")
+        XCTAssertEqual(unigram.segment("▁cca").ids, [0, 3])
         // "c" is not in the vocabulary: one fused unknown token.
         XCTAssertEqual(tok.encode("acc", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
                        [2, 0])
