@@ -1,12 +1,13 @@
 // swift-tools-version:6.0
 // FreeLB for Swift: adversarial fine-tuning of transformer encoders (FreeLB, PGD, FreeAT, YOPO).
 //
-// Layers (dependencies point downwards only):
+// Layers (dependencies point downwards only; each target declares exactly the modules it imports,
+// which scripts/check-dependencies.sh checks):
 //   freelb (CLI), freelb-bench
-//   FreeLB              adversarial training: trainers, robustness
-//   FreeLBModels        BERT / RoBERTa / ALBERT + heads, HF checkpoint loading
+//   FreeLB              adversarial training: trainers, robustness; resolves Hub ids (FreeLBHub) to folders
+//   FreeLBModels        BERT / RoBERTa / ALBERT + heads, HF checkpoints from local folders, model prefixes
 //   FreeLBNN            layers, optimizers, schedules
-//   FreeLBTensor        tensor engine + reverse-mode autodiff
+//   FreeLBTensor        tensor engine + reverse-mode autodiff; the only user of the two below
 //   FreeLBBLAS          OpenBLAS (Linux) / Accelerate (macOS) bridge, CFreeLBKernels (SIMD C kernels)
 //   FreeLBSafetensors, FreeLBHub, FreeLBTokenizers, FreeLBData: IO, no autodiff
 import PackageDescription
