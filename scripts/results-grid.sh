@@ -18,10 +18,12 @@ source scripts/setup.sh
 set -euo pipefail
 source scripts/grid-common.sh
 grid="${GRID_DIR:-runs/grid}"
-kept=docs/results/grid
+kept="${KEPT_DIR:-docs/results/grid}"
 tasks="${TASKS:-rte,cola,mrpc,stsb}"   # the robustness tasks (RTE, CoLA) first
 seeds="${SEEDS:-1,2,3}"
-adv_flags=(--adv-lr 0.01 --adv-max-norm 0.03 --adv-init-mag 0)   # from scripts/search.sh (docs/results.md)
+# α and ε from scripts/search.sh (docs/results.md); ADV_LR / ADV_MAX_NORM give another radius (a grid
+# folder of its own: GRID_DIR and KEPT_DIR), as scripts/search-radius.sh does.
+adv_flags=(--adv-lr "${ADV_LR:-0.01}" --adv-max-norm "${ADV_MAX_NORM:-0.03}" --adv-init-mag 0)
 grid_flags=(--model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --output-dir "$grid"
             "${shared_flags[@]}" "${adv_flags[@]}")
 mkdir -p "$grid" "$kept"
