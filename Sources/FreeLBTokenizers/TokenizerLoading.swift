@@ -27,6 +27,14 @@ public func loadTokenizer(directory: URL) throws -> any Tokenizer {
         return try ByteLevelBPETokenizer(vocabFile: vocab, mergesFile: merges, specialTokens: specials,
                                          addPrefixSpace: addPrefixSpace)
     }
+    // A SentencePiece model alone (e.g. spiece.model) is not read; say how to get a tokenizer.json.
+    for name in ["spiece.model", "sentencepiece.bpe.model", "tokenizer.model"]
+    where fm.fileExists(atPath: directory.appendingPathComponent(name).path) {
+        throw TokenizerError.unsupported(
+            path: directory.appendingPathComponent(name).path, field: "<file>",
+            found: "a SentencePiece model without tokenizer.json (write one with transformers: "
+                + "AutoTokenizer.from_pretrained(folder).save_pretrained(folder))")
+    }
     throw TokenizerError.noTokenizerFiles(directory: directory.path)
 }
 

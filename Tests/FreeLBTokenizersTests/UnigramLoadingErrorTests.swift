@@ -130,6 +130,17 @@ final class UnigramLoadingErrorTests: XCTestCase {
                        [0, 4], "a -> ▁b: ▁ alone is unknown, then b")
     }
 
+    func testSentencePieceModelAloneSaysHowToGetATokenizerJSON() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let model = dir.appendingPathComponent("spiece.model")
+        try Data([0x0A, 0x00]).write(to: model)
+        XCTAssertThrowsError(try loadTokenizer(directory: dir)) { error in
+            guard case let .unsupported(path, _, found)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, model.path)
+            XCTAssertTrue(found.contains("save_pretrained"), found)
+        }
+    }
+
     func testUnsupportedComponentsAreNamed() throws {
         let url = try makeTemporaryDirectory(self).appendingPathComponent("tokenizer.json")
         try unigramJSON(normalizer: #"{"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "Mystery"}]}"#)
