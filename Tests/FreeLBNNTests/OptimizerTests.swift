@@ -24,6 +24,26 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(clipGradientNorm([a, b], maxNorm: 0), 1, accuracy: 1e-6, "0 only measures")
     }
 
+    /// A gradient long enough to be split over threads is scaled by exactly the same coefficient everywhere,
+    /// and the norm sums the tensors' squares in order.
+    func testClipGradientNormOfLargeGradientsIsExactOnAnyThreadCount() {
+        defer { TensorThreads.setCount(TensorThreads.defaultCount) }
+        var generator = SeededGenerator(seed: 7)
+        let gradients = [Tensor.uniform([300, 500], low: -1, high: 1, generator: &generator), Tensor.uniform([37], generator: &generator)]
+        let expectedNorm = Float((gradients[0].sumOfSquares() + gradients[1].sumOfSquares()).squareRoot())
+        for threads in [1, 2] {
+            TensorThreads.setCount(threads)
+            let parameters = gradients.map { g -> Tensor in
+                let p = Tensor(zeros: g.shape)
+                p.grad = g.detachedCopy()
+                return p
+            }
+            XCTAssertEqual(clipGradientNorm(parameters, maxNorm: 2), expectedNorm)
+            let coefficient = 2 / (expectedNorm + 1e-6)
+            for (p, g) in zip(parameters, gradients) { XCTAssertEqual(p.grad!.scalars, g.scalars.map { $0 * coefficient }) }
+        }
+    }
+
     /// Two AdamW steps in one go equal one step, an export/import into a fresh optimizer, and a second step.
     func testAdamWStateRoundTripIsExact() throws {
         func parameters() -> [(String, Tensor)] {
