@@ -94,6 +94,9 @@ public enum TextPattern: Sendable {
         let object = try r.object(value, field)
         if let literal = object["String"] { return .literal(try r.string(literal, field + ".String")) }
         let source = try r.string(object["Regex"], field + ".Regex")
+        if let problem = backtrackingHazard(source) {
+            throw TokenizerError.unsupported(path: r.path, field: field + ".Regex", found: "\(source.prefix(60)) (\(problem))")
+        }
         do {
             return .regex(CompiledRegex(try NSRegularExpression(pattern: source)))
         } catch {
@@ -140,6 +143,39 @@ extension JSONReader {
         }
         return scalar
     }
+}
+
+/// Why `pattern` could make a backtracking matcher (ICU, unlike Rust's linear-time `regex`) take
+/// exponential time, or nil: a repeated group that itself holds a repetition or an alternation, as in
+/// `(a+)+` or `(a|a)*`. Tokenizer files are untrusted, and the patterns that HF writes (" {2,}",
+/// "\\A +| +\\z", ...) never nest repetitions.
+func backtrackingHazard(_ pattern: String) -> String? {
+    let chars = Array(pattern.unicodeScalars)
+    guard chars.count <= 1000 else { return "longer than 1000 characters" }
+    var groups: [Bool] = []  // per open group: holds a repetition or an alternation
+    var i = 0
+    func isQuantifier(_ k: Int) -> Bool { k < chars.count && "*+?{".unicodeScalars.contains(chars[k]) }
+    func markRisky() { if !groups.isEmpty { groups[groups.count - 1] = true } }
+    while i < chars.count {
+        switch chars[i] {
+        case "\\": i += 1
+        case "[":  // a character class is one atom
+            i += 1
+            if i < chars.count && chars[i] == "^" { i += 1 }
+            if i < chars.count && chars[i] == "]" { i += 1 }
+            while i < chars.count && chars[i] != "]" { if chars[i] == "\\" { i += 1 }; i += 1 }
+        case "(": groups.append(false)
+        case ")":
+            let inner = groups.popLast() ?? false
+            if inner && isQuantifier(i + 1) { return "a repeated group holds a repetition or an alternation" }
+            if inner || isQuantifier(i + 1) { markRisky() }
+        case "|": markRisky()
+        case "*", "+", "{": markRisky()
+        default: break
+        }
+        i += 1
+    }
+    return nil
 }
 
 /// An `NSRegularExpression` shared between threads (matching is thread-safe).

@@ -141,6 +141,23 @@ final class UnigramLoadingErrorTests: XCTestCase {
         }
     }
 
+    func testRegexesThatCouldBacktrackExponentiallyAreRefused() throws {
+        for safe in [" {2,}", "\\A +| +\\z", "\\A▁", "[ \\t]+", "(ab)+", "(?:x|y)z"] {
+            XCTAssertNil(backtrackingHazard(safe), safe)
+        }
+        for risky in ["(a+)+", "(a|aa)*", "((ab)*c)+", "(x{2,})*"] {
+            XCTAssertNotNil(backtrackingHazard(risky), risky)
+        }
+        let url = try makeTemporaryDirectory(self).appendingPathComponent("tokenizer.json")
+        try unigramJSON(normalizer: #"{"type": "Replace", "pattern": {"Regex": "(a+)+$"}, "content": ""}"#)
+            .write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try loadTokenizer(tokenizerJSON: url)) { error in
+            guard case let .unsupported(_, field, found)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(field, "normalizer.pattern.Regex")
+            XCTAssertTrue(found.hasPrefix("(a+)+$ (a repeated group"), found)
+        }
+    }
+
     func testUnsupportedComponentsAreNamed() throws {
         let url = try makeTemporaryDirectory(self).appendingPathComponent("tokenizer.json")
         try unigramJSON(normalizer: #"{"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "Mystery"}]}"#)
