@@ -6,6 +6,7 @@ import Foundation
 /// untrusted: every read is bounds-checked and the whole trie is walked once at load time, so a
 /// lookup can never leave the arrays.
 public struct PrecompiledCharsmap: Sendable {
+    static let maximumTrieBytes = 16 << 20
     private let units: [UInt32]
     private let replacements: [UInt8]
     /// The rule for each ASCII byte on its own (nil: kept), for the ASCII fast path.
@@ -23,6 +24,10 @@ public struct PrecompiledCharsmap: Sendable {
         func fail(_ reason: String) -> TokenizerError { .malformedFile(path: path, field: field, reason: reason) }
         guard blob.count >= 4 else { throw fail("charsmap is \(blob.count) bytes, shorter than its 4-byte header") }
         let trieBytes = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24
+        // Real charsmaps hold ~200 KB of trie; the limit bounds the load-time walk (255 probes per node).
+        guard trieBytes <= Self.maximumTrieBytes else {
+            throw fail("charsmap trie of \(trieBytes) bytes is larger than the \(Self.maximumTrieBytes) bytes accepted")
+        }
         guard trieBytes % 4 == 0, trieBytes >= 4, trieBytes <= blob.count - 4 else {
             throw fail("charsmap header gives a trie of \(trieBytes) bytes, but the blob holds \(blob.count - 4) after the header")
         }

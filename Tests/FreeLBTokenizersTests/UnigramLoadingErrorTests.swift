@@ -105,6 +105,9 @@ final class UnigramLoadingErrorTests: XCTestCase {
             XCTAssertEqual($0, field)
             XCTAssertTrue($1.hasPrefix("charsmap header gives a trie of"), $1)
         }
+        try expectError(unigramJSON(normalizer: inSequence("AAAAAg=="))) {
+            XCTAssertEqual($1, "charsmap trie of 33554432 bytes is larger than the 16777216 bytes accepted")
+        }
         try expectError(unigramJSON(normalizer: inSequence("AAE="))) {
             XCTAssertEqual($1, "charsmap is 2 bytes, shorter than its 4-byte header")
         }
