@@ -13,7 +13,7 @@ public struct TokenizationBenchmark: Sendable {
 /// with special tokens and no truncation, on one thread, and times it.
 public func benchmarkSST2(tokenizer: any Tokenizer, trainTSV: URL, column: String = "sentence") throws -> TokenizationBenchmark {
     let text = try readTextFile(trainTSV)
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+    var lines = textLines(text).filter { !$0.isEmpty }
     guard let header = lines.first else {
         throw TokenizerError.malformedFile(path: trainTSV.path, field: "<header>", reason: "file is empty")
     }
