@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import unicodedata
 
@@ -303,7 +304,12 @@ def main():
     parser.add_argument("--glue", default="../shared/data/glue")
     parser.add_argument("--out", default="Tests/FreeLBTokenizersTests/Resources")
     parser.add_argument("--vocab-size", type=int, default=1000)
+    parser.add_argument("--check", action="store_true",
+                        help="write into a temporary folder and compare byte for byte with --out (exit 1 on a difference)")
     args = parser.parse_args()
+    committed = args.out
+    if args.check:
+        args.out = tempfile.mkdtemp()
     sentences = glue_sentences(args.glue)
     work = tempfile.mkdtemp()
     plain = train(sentences, os.path.join(work, "albert"), args.vocab_size, False)
@@ -350,6 +356,17 @@ def main():
         print(m["folder"], m["reference"], "cases:", len(m["cases"]), "sentencepiece disagreements:", len(m["sentencepiece_disagreements"]))
         for t in m["sentencepiece_disagreements"]:
             print("   ", repr(t[:60]))
+    if args.check:
+        differing = []
+        for folder, _, files in os.walk(args.out):
+            for name in files:
+                fresh = os.path.join(folder, name)
+                relative = os.path.relpath(fresh, args.out)
+                old = os.path.join(committed, relative)
+                if not os.path.exists(old) or open(old, "rb").read() != open(fresh, "rb").read():
+                    differing.append(relative)
+        print("check:", "all generated files match the committed ones" if not differing else f"differ: {differing}")
+        sys.exit(1 if differing else 0)
 
 
 if __name__ == "__main__":
