@@ -99,7 +99,7 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
         XCTAssertEqual(tokenizer.vocabularySize, config.vocabSize, "tokenizer and model vocabularies must match")
 
         let result = try CLI.run(["train", "--model", model.path, "--task", "rte", "--data-dir", data.path,
-                                  "--output-dir", run.path, "--method", "freelb", "--adv-steps", "2",
+                                  "--output-dir", run.path, "--method", "freelb",  // FreeLB's default K and radii
                                   "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "\(Self.maxLength)",
                                   "--learning-rate", "1e-3", "--threads", "1"], timeout: 300)
         XCTAssertEqual(result.status, 0, "stderr: \(result.stderr.suffix(2000))")
