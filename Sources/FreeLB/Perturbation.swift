@@ -18,15 +18,15 @@ public struct PerturbationConfig: Codable, Equatable, Sendable {
     public var norm: PerturbationNorm
     /// μ, `adv-init-mag`. For l2 the expected ‖δ0_b‖_F is μ/√3 (uniform entries), not μ.
     public var initMagnitude: Float
-    /// ε, `adv-max-norm`; ε ≤ 0 disables projection (and the linf clamp).
-    public var maxNorm: Float
+    /// ε, `adv-max-norm`: the radius of the ball δ is projected onto; ε ≤ 0 disables projection (and the linf clamp).
+    public var radius: Float
     /// α, `adv-lr`.
     public var stepSize: Float
 
-    public init(norm: PerturbationNorm = .l2, initMagnitude: Float = 0, maxNorm: Float = 0, stepSize: Float = 0.1) {
+    public init(norm: PerturbationNorm = .l2, initMagnitude: Float = 0, radius: Float = 0, stepSize: Float = 0.1) {
         self.norm = norm
         self.initMagnitude = initMagnitude
-        self.maxNorm = maxNorm
+        self.radius = radius
         self.stepSize = stepSize
     }
 }
@@ -91,7 +91,7 @@ public enum Perturbation {
         let grad = g.detachedCopy()
         mask.apply(to: grad)
         let examples = mask.examples, per = delta.count / examples
-        let (alpha, eps) = (config.stepSize, config.maxNorm)
+        let (alpha, eps) = (config.stepSize, config.radius)
         for b in 0..<examples {
             let d = next.data + b * per, gb = grad.data + b * per
             let dBlock = next.block(b, of: examples), gBlock = grad.block(b, of: examples)

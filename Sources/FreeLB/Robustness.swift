@@ -329,7 +329,7 @@ public enum RobustnessAnalysis {
             let (example, r) = pair
             let mask = PerturbationMask(example.input, width: width)
             // δ0 = U(−1,1) ⊙ m · r/√(L·d): docs/method.md §3 with μ = r
-            let config = PerturbationConfig(norm: .l2, initMagnitude: r, maxNorm: r, stepSize: settings.stepSize)
+            let config = PerturbationConfig(norm: .l2, initMagnitude: r, radius: r, stepSize: settings.stepSize)
             var generator = SeededGenerator(seed: settings.seed ^ (UInt64(bitPattern: Int64(example.id)) &* 0xD1B5_4A32_D192_ED03))
             let delta = Perturbation.initial(shape: model.perturbationShape(example.input), mask: mask, config: config,
                                              generator: &generator)

@@ -37,16 +37,16 @@ public struct RunConfiguration: Codable, Equatable {
     /// Evaluate (and checkpoint) every N steps; nil: every epoch.
     public var evalSteps: Int? = nil
     public var method: MethodName = .freelb
-    /// FreeLB: K passes; PGD: ascent steps; FreeAT: replays m; YOPO: outer steps K.
-    public var advSteps: Int = 3
-    public var advLr: Double = 0.1
-    public var advInitMag: Double = 0
-    public var advMaxNorm: Double = 0
-    public var advNorm: PerturbationNorm = .l2
+    /// K, `--adv-steps`: FreeLB: passes; PGD: ascent steps; FreeAT: replays m; YOPO: outer steps (docs/method.md §6).
+    public var steps: Int = 3
+    public var stepSize: Double = 0.1
+    public var initMagnitude: Double = 0
+    public var radius: Double = 0
+    public var norm: PerturbationNorm = .l2
     public var reuseDropoutMask: Bool = true
-    public var advBeginStep: Int = 0
-    public var advCleanPass: Bool = false
-    public var yopoInnerSteps: Int = 3
+    public var beginStep: Int = 0
+    public var cleanPass: Bool = false
+    public var innerSteps: Int = 3
     /// Use only the first N training / dev examples (quick runs).
     public var trainLimit: Int? = nil
     public var evalLimit: Int? = nil
@@ -64,9 +64,9 @@ public struct RunConfiguration: Codable, Equatable {
         case batchSize = "batch-size", evalBatchSize = "eval-batch-size"
         case gradientAccumulationSteps = "gradient-accumulation-steps", maxSteps = "max-steps", warmupRatio = "warmup-ratio"
         case warmupSteps = "warmup-steps", weightDecay = "weight-decay", adamEpsilon = "adam-epsilon", maxGradNorm = "max-grad-norm"
-        case evalSteps = "eval-steps", advSteps = "adv-steps", advLr = "adv-lr", advInitMag = "adv-init-mag"
-        case advMaxNorm = "adv-max-norm", advNorm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
-        case advBeginStep = "adv-begin-step", advCleanPass = "adv-clean-pass", yopoInnerSteps = "yopo-inner-steps"
+        case evalSteps = "eval-steps", steps = "adv-steps", stepSize = "adv-lr", initMagnitude = "adv-init-mag"
+        case radius = "adv-max-norm", norm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
+        case beginStep = "adv-begin-step", cleanPass = "adv-clean-pass", innerSteps = "yopo-inner-steps"
         case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
         case onNonfinite = "on-nonfinite", nonfiniteSkipLimit = "nonfinite-skip-limit"
     }
@@ -99,7 +99,7 @@ public struct RunConfiguration: Codable, Equatable {
     }
 
     /// Published hyper-parameters (docs/method.md §12, RoBERTa-large, fairseq scripts, K = passes).
-    public static let presets: [String: (alpha: Double, epsilon: Double, mu: Double, passes: Int, lr: Double, batch: Int)] = [
+    public static let presets: [String: (alpha: Double, epsilon: Double, mu: Double, steps: Int, lr: Double, batch: Int)] = [
         "mnli": (0.1, 0.3, 0.1, 3, 1e-5, 33), "qnli": (0.075, 0.15, 0.15, 3, 1e-5, 32),
         "qqp": (0.2, 0.7, 0.32, 3, 1e-5, 32), "sst2": (0.1, 0.6, 1.0, 3, 1e-5, 32),
         "cola": (0.025, 0.3, 0.4, 4, 1e-5, 16), "mrpc": (0.04, 0.4, 0.64, 4, 5e-6, 16),
@@ -113,27 +113,27 @@ public struct RunConfiguration: Codable, Equatable {
             throw RunError("--preset \(name): unknown (available: \(Self.presets.keys.sorted().joined(separator: ", ")))")
         }
         method = .freelb
-        advNorm = .l2
-        advLr = p.alpha
-        advMaxNorm = p.epsilon
-        advInitMag = p.mu
-        advSteps = p.passes
+        norm = .l2
+        stepSize = p.alpha
+        radius = p.epsilon
+        initMagnitude = p.mu
+        steps = p.steps
         learningRate = p.lr
         batchSize = p.batch
     }
 
     /// The training step this configuration describes.
     public func makeMethod() -> TrainingStep {
-        let perturbation = PerturbationConfig(norm: advNorm, initMagnitude: Float(advInitMag), maxNorm: Float(advMaxNorm),
-                                              stepSize: Float(advLr))
+        let perturbation = PerturbationConfig(norm: norm, initMagnitude: Float(initMagnitude), radius: Float(radius),
+                                              stepSize: Float(stepSize))
         switch method {
         case .vanilla: return VanillaStep()
-        case .freelb: return FreeLBStep(perturbation: perturbation, passes: advSteps, reuseDropoutMask: reuseDropoutMask,
-                                        beginStep: advBeginStep, cleanPass: advCleanPass)
-        case .pgd: return PGDStep(perturbation: perturbation, ascentSteps: advSteps, reuseDropoutMask: reuseDropoutMask)
-        case .freeat: return FreeATStep(perturbation: perturbation, replays: advSteps)
-        case .random: return RandomPerturbationStep(radius: Float(advMaxNorm), passes: advSteps, reuseDropoutMask: reuseDropoutMask)
-        case .yopo: return YOPOStep(perturbation: perturbation, outerSteps: advSteps, innerSteps: yopoInnerSteps,
+        case .freelb: return FreeLBStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask,
+                                        beginStep: beginStep, cleanPass: cleanPass)
+        case .pgd: return PGDStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask)
+        case .freeat: return FreeATStep(perturbation: perturbation, steps: steps)
+        case .random: return RandomPerturbationStep(radius: Float(radius), steps: steps, reuseDropoutMask: reuseDropoutMask)
+        case .yopo: return YOPOStep(perturbation: perturbation, steps: steps, innerSteps: innerSteps,
                                     reuseDropoutMask: reuseDropoutMask)
         }
     }
@@ -175,12 +175,12 @@ public struct RunConfiguration: Codable, Equatable {
         try check("adam-epsilon", adamEpsilon, finite(adamEpsilon) && adamEpsilon > 0)
         try check("max-grad-norm", maxGradNorm, finite(maxGradNorm) && maxGradNorm >= 0)
         if let evalSteps { try check("eval-steps", evalSteps, (1...1_000_000_000).contains(evalSteps)) }
-        try check("adv-steps", advSteps, (1...1000).contains(advSteps))
-        try check("adv-lr", advLr, finite(advLr) && advLr >= 0)
-        try check("adv-init-mag", advInitMag, finite(advInitMag) && advInitMag >= 0 && (method != .yopo || advInitMag > 0))
-        try check("adv-max-norm", advMaxNorm, finite(advMaxNorm) && (method != .random || advMaxNorm > 0))
-        try check("adv-begin-step", advBeginStep, (0...1_000_000_000).contains(advBeginStep))
-        try check("yopo-inner-steps", yopoInnerSteps, (1...1000).contains(yopoInnerSteps))
+        try check("adv-steps", steps, (1...1000).contains(steps))
+        try check("adv-lr", stepSize, finite(stepSize) && stepSize >= 0)
+        try check("adv-init-mag", initMagnitude, finite(initMagnitude) && initMagnitude >= 0 && (method != .yopo || initMagnitude > 0))
+        try check("adv-max-norm", radius, finite(radius) && (method != .random || radius > 0))
+        try check("adv-begin-step", beginStep, (0...1_000_000_000).contains(beginStep))
+        try check("yopo-inner-steps", innerSteps, (1...1000).contains(innerSteps))
         if let trainLimit { try check("train-limit", trainLimit, trainLimit >= 1) }
         if let evalLimit { try check("eval-limit", evalLimit, evalLimit >= 1) }
         try check("nonfinite-skip-limit", nonfiniteSkipLimit, (0...1_000_000).contains(nonfiniteSkipLimit))

@@ -80,7 +80,7 @@ public final class TrainingState {
     public func optimizerStep() {
         guard nonFinite == nil else { return }
         let parameters = model.namedParameters()
-        let norm = clipGradientNorm(parameters.map(\.1), maxNorm: maxGradNorm)
+        let norm = clipGradientNorm(parameters.map(\.1), maxGradNorm: maxGradNorm)
         guard norm.isFinite else {
             nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .gradientNorm, value: norm)
             return

@@ -114,14 +114,14 @@ extension Double {
 }
 
 /// torch.nn.utils.clip_grad_norm_: scales every gradient by max/(‖g‖ + 1e-6) when ‖g‖ > max.
-/// Returns the norm before clipping. maxNorm ≤ 0 only measures.
+/// Returns the norm before clipping. maxGradNorm ≤ 0 only measures.
 @discardableResult
-public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
+public func clipGradientNorm(_ parameters: [Tensor], maxGradNorm: Float) -> Float {
     var total = 0.0
     for p in parameters { if let g = p.grad { total += g.sumOfSquares() } }
     let norm = Float(total.squareRoot())
-    if maxNorm > 0 {
-        let coefficient = maxNorm / (norm + 1e-6)
+    if maxGradNorm > 0 {
+        let coefficient = maxGradNorm / (norm + 1e-6)
         if coefficient < 1 {
             for p in parameters { if let g = p.grad { g.scale(by: coefficient) } }
         }

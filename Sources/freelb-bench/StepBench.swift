@@ -11,7 +11,7 @@ import FreeLBTensor
 struct StepBenchOptions {
     var batch = 32, seq = 128, steps = 5, warmup = 1, threads = ComputeThreads.defaultCount
     var methods: [String] = ["vanilla", "freelb"]
-    var advSteps = 3
+    var adversarialSteps = 3   // K
     var dropout = true
     var modelDir: String?
     var peer = true
@@ -34,7 +34,7 @@ struct StepBenchOptions {
             case "--warmup": warmup = Int(try value()) ?? warmup
             case "--threads": threads = Int(try value()) ?? threads
             case "--methods": methods = try value().split(separator: ",").map(String.init)
-            case "--adv-steps": advSteps = Int(try value()) ?? advSteps
+            case "--adv-steps": adversarialSteps = Int(try value()) ?? adversarialSteps
             case "--no-dropout": dropout = false
             case "--model-dir": modelDir = try value()
             case "--no-peer": peer = false
@@ -117,16 +117,16 @@ func runStepBench(_ options: StepBenchOptions) throws {
         let labels = (0..<options.batch).map { _ in Int32(generator.next() % 2) }
         let batch = TrainingBatch(input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: 2e-5), maxGradNorm: 1, seed: 0)
-        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1)
+        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
         let method: TrainingStep
-        let k = options.advSteps
+        let k = options.adversarialSteps
         var multiplier = 3.0
         switch methodName {
         case "vanilla": method = VanillaStep()
-        case "freelb": method = FreeLBStep(perturbation: perturbation, passes: k); multiplier = 3 * Double(k)
-        case "pgd": method = PGDStep(perturbation: perturbation, ascentSteps: k); multiplier = 2 * Double(k) + 3
-        case "freeat": method = FreeATStep(perturbation: perturbation, replays: k); multiplier = 3 * Double(k)
-        case "yopo": method = YOPOStep(perturbation: perturbation, outerSteps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
+        case "freelb": method = FreeLBStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
+        case "pgd": method = PGDStep(perturbation: perturbation, steps: k); multiplier = 2 * Double(k) + 3
+        case "freeat": method = FreeATStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
+        case "yopo": method = YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
         default: throw RunError("unknown method \(methodName)")
         }
         for _ in 0..<options.warmup { _ = method.step([batch], state: state) }
@@ -174,8 +174,8 @@ func runStepBench(_ options: StepBenchOptions) throws {
     }
     if let vanilla = results.first(where: { $0.method == "vanilla" }) {
         for r in results where r.method == "freelb" {
-            print(String(format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.advSteps, r.stepMedian / vanilla.stepMedian,
-                         Double(options.advSteps) * 1.05))
+            print(String(format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.adversarialSteps, r.stepMedian / vanilla.stepMedian,
+                         Double(options.adversarialSteps) * 1.05))
         }
     }
     let peerEval = options.peer ? runPeerEvaluation(options) : nil
@@ -196,7 +196,7 @@ func runStepBench(_ options: StepBenchOptions) throws {
 func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
     guard FileManager.default.fileExists(atPath: options.peerScript) else { return nil }
     var arguments = [options.peerScript, "--batch", "\(options.batch)", "--seq", "\(options.seq)", "--method", method,
-                     "--adv-steps", "\(options.advSteps)", "--threads", "\(options.threads)", "--steps", "\(options.steps)",
+                     "--adv-steps", "\(options.adversarialSteps)", "--threads", "\(options.threads)", "--steps", "\(options.steps)",
                      "--warmup", "\(options.warmup)"]
     if let dir = options.modelDir { arguments += ["--model-dir", dir] } else { arguments += ["--config", "minilm-l6"] }
     if !options.dropout { arguments.append("--no-dropout") }

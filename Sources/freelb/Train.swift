@@ -35,19 +35,19 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Evaluate and checkpoint every N steps. (default: every epoch) Allowed: \(allowed("eval-steps")).") var evalSteps: Int?
 
     @Option(help: "vanilla | freelb | pgd | freeat | yopo | random (K passes with random δ of norm ε, no ascent: the control). (default: freelb)") var method: MethodName?
-    @Option(help: """
+    @Option(name: .customLong("adv-steps"), help: """
         FreeLB: K, the number of forward/backward passes per batch (the paper's FreeLB-K; the official \
         fairseq script's --adv-steps N means K = N+1 passes). PGD: ascent steps (K+1 passes). FreeAT: \
         replays m (m updates per batch). YOPO: outer steps K. (default: 3) Allowed: \(allowed("adv-steps")).
-        """) var advSteps: Int?
-    @Option(help: "α, the ascent step size. (default: 0.1) Allowed: \(allowed("adv-lr")).") var advLr: Double?
-    @Option(help: "μ, δ's initial magnitude; for l2 the expected ‖δ0‖ is μ/√3. 0: the first pass is clean. (default: 0) Allowed: \(allowed("adv-init-mag")).") var advInitMag: Double?
-    @Option(help: "ε, the radius of the ball δ is projected onto; ≤ 0: no projection. (default: 0) Allowed: \(allowed("adv-max-norm")).") var advMaxNorm: Double?
-    @Option(help: "l2 | linf (sign step) | linf-maxnorm (the official code's 'linf'). (default: l2)") var advNorm: PerturbationNorm?
+        """) var steps: Int?
+    @Option(name: .customLong("adv-lr"), help: "α, the ascent step size. (default: 0.1) Allowed: \(allowed("adv-lr")).") var stepSize: Double?
+    @Option(name: .customLong("adv-init-mag"), help: "μ, δ's initial magnitude; for l2 the expected ‖δ0‖ is μ/√3. 0: the first pass is clean. (default: 0) Allowed: \(allowed("adv-init-mag")).") var initMagnitude: Double?
+    @Option(name: .customLong("adv-max-norm"), help: "ε, the radius of the ball δ is projected onto; ≤ 0: no projection. (default: 0) Allowed: \(allowed("adv-max-norm")).") var radius: Double?
+    @Option(name: .customLong("adv-norm"), help: "l2 | linf (sign step) | linf-maxnorm (the official code's 'linf'). (default: l2)") var norm: PerturbationNorm?
     @Flag(help: "Resample dropout masks on every pass (the paper's 'without reuse' ablation).") var noReuseDropoutMask = false
-    @Option(help: "Train vanilla before this optimizer step. (default: 0) Allowed: \(allowed("adv-begin-step")).") var advBeginStep: Int?
-    @Flag(help: "Add one clean pass before the K adversarial passes (K+1 passes, loss/(K+1)).") var advCleanPass = false
-    @Option(help: "YOPO: cheap inner steps M per outer step. (default: 3) Allowed: \(allowed("yopo-inner-steps")).") var yopoInnerSteps: Int?
+    @Option(name: .customLong("adv-begin-step"), help: "Train vanilla before this optimizer step. (default: 0) Allowed: \(allowed("adv-begin-step")).") var beginStep: Int?
+    @Flag(name: .customLong("adv-clean-pass"), help: "Add one clean pass before the K adversarial passes (K+1 passes, loss/(K+1)).") var cleanPass = false
+    @Option(name: .customLong("yopo-inner-steps"), help: "YOPO: cheap inner steps M per outer step. (default: 3) Allowed: \(allowed("yopo-inner-steps")).") var innerSteps: Int?
     @Option(help: "Use only the first N training examples. Allowed: \(allowed("train-limit")).") var trainLimit: Int?
     @Option(help: "Use only the first N dev examples. Allowed: \(allowed("eval-limit")).") var evalLimit: Int?
     @Option(help: "When a loss, the gradient norm or a parameter becomes NaN or infinite: stop (keeping the last good checkpoint) or skip the batch's update. (default: stop)")
@@ -89,15 +89,15 @@ struct TrainingFlags: ParsableArguments {
         if let v = seed { c.seed = v }
         if let v = evalSteps { c.evalSteps = v }
         if let v = method { c.method = v }
-        if let v = advSteps { c.advSteps = v }
-        if let v = advLr { c.advLr = v }
-        if let v = advInitMag { c.advInitMag = v }
-        if let v = advMaxNorm { c.advMaxNorm = v }
-        if let v = advNorm { c.advNorm = v }
+        if let v = steps { c.steps = v }
+        if let v = stepSize { c.stepSize = v }
+        if let v = initMagnitude { c.initMagnitude = v }
+        if let v = radius { c.radius = v }
+        if let v = norm { c.norm = v }
         if noReuseDropoutMask { c.reuseDropoutMask = false }
-        if let v = advBeginStep { c.advBeginStep = v }
-        if advCleanPass { c.advCleanPass = true }
-        if let v = yopoInnerSteps { c.yopoInnerSteps = v }
+        if let v = beginStep { c.beginStep = v }
+        if cleanPass { c.cleanPass = true }
+        if let v = innerSteps { c.innerSteps = v }
         if let v = trainLimit { c.trainLimit = v }
         if let v = evalLimit { c.evalLimit = v }
         if groupByLength { c.groupByLength = true }

@@ -106,7 +106,7 @@ final class HelpTests: XCTestCase {
         // The other methods' readings of the same flag are spelled out too.
         for method in ["PGD:", "FreeAT:", "YOPO:"] { XCTAssertTrue(description.contains(method), "\(method) missing: \(description)") }
         XCTAssertEqual(Self.documentedDefault(description), "3")
-        XCTAssertEqual(RunConfiguration().advSteps, 3)
+        XCTAssertEqual(RunConfiguration().steps, 3)
     }
 
     func testExperimentHelpDocumentsTheGridFlagsAndEveryTrainingFlag() throws {

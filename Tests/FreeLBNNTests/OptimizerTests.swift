@@ -16,12 +16,12 @@ final class OptimizerTests: XCTestCase {
         let a = Tensor(zeros: [2]), b = Tensor(zeros: [1])
         a.grad = Tensor(shape: [2], values: [3, 0])
         b.grad = Tensor(shape: [1], values: [4])
-        XCTAssertEqual(clipGradientNorm([a, b], maxNorm: 1), 5)
+        XCTAssertEqual(clipGradientNorm([a, b], maxGradNorm: 1), 5)
         let coefficient: Float = 1 / (5 + 1e-6)
         XCTAssertEqual(a.grad!.scalars, [3 * coefficient, 0])
         XCTAssertEqual(b.grad!.scalars, [4 * coefficient])
-        XCTAssertEqual(clipGradientNorm([a, b], maxNorm: 10), 1, accuracy: 1e-6, "below the limit: unchanged")
-        XCTAssertEqual(clipGradientNorm([a, b], maxNorm: 0), 1, accuracy: 1e-6, "0 only measures")
+        XCTAssertEqual(clipGradientNorm([a, b], maxGradNorm: 10), 1, accuracy: 1e-6, "below the limit: unchanged")
+        XCTAssertEqual(clipGradientNorm([a, b], maxGradNorm: 0), 1, accuracy: 1e-6, "0 only measures")
     }
 
     /// A gradient long enough to be split over threads is scaled by exactly the same coefficient everywhere,
@@ -38,7 +38,7 @@ final class OptimizerTests: XCTestCase {
                 p.grad = g.detachedCopy()
                 return p
             }
-            XCTAssertEqual(clipGradientNorm(parameters, maxNorm: 2), expectedNorm)
+            XCTAssertEqual(clipGradientNorm(parameters, maxGradNorm: 2), expectedNorm)
             let coefficient = 2 / (expectedNorm + 1e-6)
             for (p, g) in zip(parameters, gradients) { XCTAssertEqual(p.grad!.scalars, g.scalars.map { $0 * coefficient }) }
         }

@@ -15,7 +15,7 @@ final class MethodInvariantTests: XCTestCase {
     func testFreeLBWithOnePassAndNoInitIsBitForBitVanilla() {
         let a = TinyTask.model(), b = TinyTask.model()
         _ = VanillaStep().step([batch], state: state(a))
-        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0, maxNorm: 0.5, stepSize: 0.1), passes: 1)
+        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0, radius: 0.5, stepSize: 0.1), steps: 1)
             .step([batch], state: state(b))
         for ((name, p), (_, q)) in zip(a.namedParameters(), b.namedParameters()) {
             XCTAssertEqual(p.scalars, q.scalars, "\(name) differs")
@@ -23,22 +23,22 @@ final class MethodInvariantTests: XCTestCase {
     }
 
     func testReusedDropoutMasksGiveEqualLossesWhenDeltaDoesNotMove() {
-        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, maxNorm: 0, stepSize: 0)
-        let reused = FreeLBStep(perturbation: config, passes: 3, reuseDropoutMask: true).step([batch], state: state(TinyTask.model()))
+        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, radius: 0, stepSize: 0)
+        let reused = FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: true).step([batch], state: state(TinyTask.model()))
         XCTAssertEqual(reused.passLosses.count, 3)
         XCTAssertEqual(reused.passLosses[0], reused.passLosses[1])
         XCTAssertEqual(reused.passLosses[1], reused.passLosses[2])
-        let fresh = FreeLBStep(perturbation: config, passes: 3, reuseDropoutMask: false).step([batch], state: state(TinyTask.model()))
+        let fresh = FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: false).step([batch], state: state(TinyTask.model()))
         XCTAssertNotEqual(fresh.passLosses[0], fresh.passLosses[1], "resampled masks change the loss")
         XCTAssertNotEqual(fresh.passLosses[1], fresh.passLosses[2])
     }
 
     func testProjectionKeepsEveryExampleInsideTheBallAndPaddingAtZero() {
         for norm in PerturbationNorm.allCases {
-            let config = PerturbationConfig(norm: norm, initMagnitude: 0.6, maxNorm: 0.3, stepSize: 0.2)
+            let config = PerturbationConfig(norm: norm, initMagnitude: 0.6, radius: 0.3, stepSize: 0.2)
             let s = state(TinyTask.model())
             s.trace = StepTrace()
-            _ = FreeLBStep(perturbation: config, passes: 4).step([batch], state: s)
+            _ = FreeLBStep(perturbation: config, steps: 4).step([batch], state: s)
             let (b, t) = (batch.input.shape[0], batch.input.shape[1])
             let width = 32
             for (pass, delta) in s.trace!.deltas.enumerated() {
@@ -79,11 +79,11 @@ final class MethodInvariantTests: XCTestCase {
         let optimizer = AdamW(learningRate: 1e-3)
         let s = TrainingState(model: TinyTask.model(), optimizer: optimizer,
                               schedule: LinearWarmupDecay(baseLearningRate: 1e-3, warmupSteps: 0, totalSteps: 10), maxGradNorm: 1)
-        _ = FreeATStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1), replays: 3)
+        _ = FreeATStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 3)
             .step([batch], state: s)
         XCTAssertEqual(optimizer.stepCount, 3)
         XCTAssertEqual(s.globalStep, 1)
-        XCTAssertEqual(optimizer.learningRate, 1e-3, "all m replays use the rate of scheduler step 0")
+        XCTAssertEqual(optimizer.learningRate, 1e-3, "all m steps use the rate of scheduler step 0")
     }
 
     func testMultipleChoiceProjectionIsJointOverTheChoicesOfAQuestion() {
@@ -96,7 +96,7 @@ final class MethodInvariantTests: XCTestCase {
         model.prepareParameters()
         let s = state(model)
         s.trace = StepTrace()
-        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 1, maxNorm: 0.25, stepSize: 0.3), passes: 3)
+        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 1, radius: 0.25, stepSize: 0.3), steps: 3)
             .step([TrainingBatch(input: input, labels: .classes([0, 2]))], state: s)
         for delta in s.trace!.deltas.dropFirst() {
             XCTAssertEqual(delta.shape, [b, c, t, 32])
@@ -110,7 +110,7 @@ final class MethodInvariantTests: XCTestCase {
         func train() -> [Float] {
             let model = TinyTask.model(seed: 9)
             let trainer = Trainer(state: TrainingState(model: model, optimizer: AdamW(learningRate: 1e-3), seed: 4),
-                                  method: FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1), passes: 2))
+                                  method: FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2))
             trainer.run(totalSteps: 3, epochBatches: { _ in TinyTask.batches(count: 24, batchSize: 8) })
             return model.parameters.flatMap(\.scalars)
         }
@@ -122,7 +122,7 @@ final class MethodInvariantTests: XCTestCase {
         let s = state(model)
         let clean = TinyTask.model(dropout: 0)
         let vanillaLoss = VanillaStep().step([batch], state: state(clean)).passLosses[0]
-        let result = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.3, maxNorm: 0.5, stepSize: 0.1), passes: 2,
+        let result = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.3, radius: 0.5, stepSize: 0.1), steps: 2,
                                 cleanPass: true).step([batch], state: s)
         XCTAssertEqual(result.passLosses.count, 3, "K + 1 passes")
         XCTAssertEqual(result.passLosses[0], vanillaLoss, "the first pass is clean")
@@ -131,7 +131,7 @@ final class MethodInvariantTests: XCTestCase {
 
     func testAdvBeginStepTrainsVanillaFirst() {
         let s = state(TinyTask.model())
-        let method = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1), passes: 3, beginStep: 2)
+        let method = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 3, beginStep: 2)
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 0: vanilla")
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 1: vanilla")
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 3, "step 2: FreeLB")
@@ -140,7 +140,7 @@ final class MethodInvariantTests: XCTestCase {
     /// Two micro-batches of 4, each backpropagating loss/2, give the gradients of one batch of 8 (mean loss)
     /// when δ stays 0 (μ = 0, α = 0): accumulation divides by the number of micro-batches.
     func testGradientAccumulationMatchesOneLargeBatch() {
-        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, maxNorm: 0, stepSize: 0)
+        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, radius: 0, stepSize: 0)
         func split(_ b: TrainingBatch, _ range: Range<Int>) -> TrainingBatch {
             let t = b.input.shape[1]
             let ids = Array(b.input.inputIds[(range.lowerBound * t)..<(range.upperBound * t)])
@@ -151,8 +151,8 @@ final class MethodInvariantTests: XCTestCase {
         }
         let one = state(TinyTask.model(dropout: 0)), two = state(TinyTask.model(dropout: 0))
         one.trace = StepTrace(); two.trace = StepTrace()
-        _ = FreeLBStep(perturbation: config, passes: 2).step([batch], state: one)
-        _ = FreeLBStep(perturbation: config, passes: 2).step([split(batch, 0..<4), split(batch, 4..<8)], state: two)
+        _ = FreeLBStep(perturbation: config, steps: 2).step([batch], state: one)
+        _ = FreeLBStep(perturbation: config, steps: 2).step([split(batch, 0..<4), split(batch, 4..<8)], state: two)
         for (name, g) in one.trace!.gradients[0] {
             let h = two.trace!.gradients[0][name]!
             for i in g.indices { XCTAssertEqual(g[i], h[i], accuracy: 1e-6, "\(name)[\(i)]") }
@@ -162,7 +162,7 @@ final class MethodInvariantTests: XCTestCase {
     func testYOPOCheapStepsOnlyTouchDelta() {
         let model = TinyTask.model()
         let s = state(model)
-        let result = YOPOStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1), outerSteps: 2, innerSteps: 3)
+        let result = YOPOStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2, innerSteps: 3)
             .step([batch], state: s)
         XCTAssertEqual(result.passLosses.count, 3, "K+1 full passes")
         XCTAssertEqual(s.globalStep, 1)

@@ -10,8 +10,8 @@ final class NonFiniteTrainingTests: XCTestCase {
     func makeTrainer(policy: NonFinitePolicy, learningRate: Float = 1e-3) -> Trainer {
         let model = TinyTask.model(seed: 3)
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: learningRate), maxGradNorm: 1, seed: 1)
-        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, maxNorm: 0.5, stepSize: 0.1)
-        let trainer = Trainer(state: state, method: FreeLBStep(perturbation: perturbation, passes: 2))
+        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
+        let trainer = Trainer(state: state, method: FreeLBStep(perturbation: perturbation, steps: 2))
         trainer.nonFinitePolicy = policy
         return trainer
     }

@@ -8,7 +8,7 @@ import FreeLBTensor
 /// e.g. a sign error in the ascent or gradients lost across passes, fails this).
 final class OverfitTests: XCTestCase {
     let data = TinyTask.batches(count: 32, batchSize: 8)
-    let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.05, maxNorm: 0.1, stepSize: 0.03)
+    let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.05, radius: 0.1, stepSize: 0.03)
 
     func overfit(_ method: TrainingStep, file: StaticString = #filePath, line: UInt = #line) {
         let model = TinyTask.model(seed: 11, dropout: 0.1)
@@ -21,8 +21,8 @@ final class OverfitTests: XCTestCase {
     }
 
     func testVanillaOverfits() { overfit(VanillaStep()) }
-    func testFreeLBOverfits() { overfit(FreeLBStep(perturbation: perturbation, passes: 3)) }
-    func testPGDOverfits() { overfit(PGDStep(perturbation: perturbation, ascentSteps: 2)) }
-    func testFreeATOverfits() { overfit(FreeATStep(perturbation: perturbation, replays: 2)) }
-    func testYOPOOverfits() { overfit(YOPOStep(perturbation: perturbation, outerSteps: 2, innerSteps: 2)) }
+    func testFreeLBOverfits() { overfit(FreeLBStep(perturbation: perturbation, steps: 3)) }
+    func testPGDOverfits() { overfit(PGDStep(perturbation: perturbation, steps: 2)) }
+    func testFreeATOverfits() { overfit(FreeATStep(perturbation: perturbation, steps: 2)) }
+    func testYOPOOverfits() { overfit(YOPOStep(perturbation: perturbation, steps: 2, innerSteps: 2)) }
 }

@@ -18,7 +18,7 @@ final class RandomPerturbationTests: XCTestCase {
 
     func testEveryPassHasAFreshDeltaOfNormEpsilonOnRealTokensOnly() throws {
         let state = traced(TinyTask.model())
-        let result = RandomPerturbationStep(radius: radius, passes: 3).step([batch], state: state)
+        let result = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: state)
         let deltas = try XCTUnwrap(state.trace?.deltas)
         XCTAssertEqual(deltas.count, 3)
         XCTAssertEqual(result.passLosses.count, 3)
@@ -40,8 +40,8 @@ final class RandomPerturbationTests: XCTestCase {
     /// the same δ sequence from the same seed).
     func testDeltasDoNotDependOnTheGradient() throws {
         let a = traced(TinyTask.model(seed: 1)), b = traced(TinyTask.model(seed: 9))
-        _ = RandomPerturbationStep(radius: radius, passes: 3).step([batch], state: a)
-        _ = RandomPerturbationStep(radius: radius, passes: 3).step([batch], state: b)
+        _ = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: a)
+        _ = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: b)
         XCTAssertEqual(try XCTUnwrap(a.trace?.deltas).map(\.scalars), try XCTUnwrap(b.trace?.deltas).map(\.scalars))
         var generator = SeededGenerator(seed: 3 ^ 0xDE17A)   // TrainingState's δ stream for seed 3
         let mask = PerturbationMask(batch.input, width: 32)
@@ -54,7 +54,7 @@ final class RandomPerturbationTests: XCTestCase {
         let model = TinyTask.model(dropout: 0)
         let state = traced(model)
         let before = model.namedParameters().map { ($0.0, $0.1.detachedCopy()) }
-        _ = RandomPerturbationStep(radius: radius, passes: 3).step([batch], state: state)
+        _ = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: state)
         let deltas = try XCTUnwrap(state.trace?.deltas)
         let handed = try XCTUnwrap(state.trace?.gradients.first)
         // Recompute on a fresh copy of the weights before the step.
@@ -74,9 +74,9 @@ final class RandomPerturbationTests: XCTestCase {
         var config = RunConfiguration()
         config.model = "m"; config.task = "rte"; config.outputDir = "o"
         config.method = .random
-        config.advMaxNorm = 0
+        config.radius = 0
         XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("--adv-max-norm")) }
-        config.advMaxNorm = 0.03
+        config.radius = 0.03
         XCTAssertNoThrow(try config.validate())
         XCTAssertEqual(config.makeMethod().name, "random")
     }

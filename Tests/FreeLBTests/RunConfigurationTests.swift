@@ -7,7 +7,7 @@ final class RunConfigurationTests: XCTestCase {
         let base = RunConfiguration()
         let merged = try base.merging(json: Data(#"{"learning-rate": 3e-5, "adv-norm": "linf", "method": "pgd"}"#.utf8), file: "c.json")
         XCTAssertEqual(merged.learningRate, 3e-5)
-        XCTAssertEqual(merged.advNorm, .linf)
+        XCTAssertEqual(merged.norm, .linf)
         XCTAssertEqual(merged.method, .pgd)
         XCTAssertEqual(merged.batchSize, base.batchSize, "absent keys keep their values")
         XCTAssertThrowsError(try base.merging(json: Data(#"{"learning_rate": 1}"#.utf8), file: "c.json")) { error in
@@ -21,8 +21,8 @@ final class RunConfigurationTests: XCTestCase {
     func testPresetsFollowTheSpecTable() throws {
         var c = RunConfiguration()
         try c.applyPreset("RTE")
-        XCTAssertEqual([c.advLr, c.advMaxNorm, c.advInitMag, c.learningRate], [0.06, 0.14, 0.16, 1e-5])
-        XCTAssertEqual([c.advSteps, c.batchSize], [4, 16])
+        XCTAssertEqual([c.stepSize, c.radius, c.initMagnitude, c.learningRate], [0.06, 0.14, 0.16, 1e-5])
+        XCTAssertEqual([c.steps, c.batchSize], [4, 16])
         XCTAssertEqual(c.method, .freelb)
         XCTAssertThrowsError(try c.applyPreset("imdb"))
     }
@@ -36,7 +36,7 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: a.json, current: longer, folder: URL(fileURLWithPath: "/tmp/x")),
                          "training longer or evaluating more often is a resume")
         var changed = a
-        changed.advLr = 0.5
+        changed.stepSize = 0.5
         XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: a.json, current: changed, folder: URL(fileURLWithPath: "/tmp/x"))) {
             XCTAssertTrue("\($0)".contains("--adv-lr"), "\($0)")
         }

@@ -29,12 +29,12 @@ final class TrainStepFixtureTests: XCTestCase {
         let linf = (index["adv_max_norm_linf"] as? NSNumber)?.floatValue ?? 0
         switch name {
         case "vanilla": return VanillaStep()
-        case "freelb_l2": return FreeLBStep(perturbation: .init(norm: .l2, maxNorm: l2, stepSize: alpha), passes: k)
-        case "freelb_l2_noproj": return FreeLBStep(perturbation: .init(norm: .l2, maxNorm: 0, stepSize: alpha), passes: k)
-        case "freelb_linf_sign": return FreeLBStep(perturbation: .init(norm: .linf, maxNorm: linf, stepSize: alpha), passes: k)
-        case "freelb_linf_maxnorm": return FreeLBStep(perturbation: .init(norm: .linfMaxnorm, maxNorm: linf, stepSize: alpha), passes: k)
-        case "pgd_l2": return PGDStep(perturbation: .init(norm: .l2, maxNorm: l2, stepSize: alpha), ascentSteps: k)
-        case "freeat_l2": return FreeATStep(perturbation: .init(norm: .l2, maxNorm: l2, stepSize: alpha), replays: k)
+        case "freelb_l2": return FreeLBStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
+        case "freelb_l2_noproj": return FreeLBStep(perturbation: .init(norm: .l2, radius: 0, stepSize: alpha), steps: k)
+        case "freelb_linf_sign": return FreeLBStep(perturbation: .init(norm: .linf, radius: linf, stepSize: alpha), steps: k)
+        case "freelb_linf_maxnorm": return FreeLBStep(perturbation: .init(norm: .linfMaxnorm, radius: linf, stepSize: alpha), steps: k)
+        case "pgd_l2": return PGDStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
+        case "freeat_l2": return FreeATStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         default: fatalError("unknown fixture method \(name)")
         }
     }
@@ -67,7 +67,7 @@ final class TrainStepFixtureTests: XCTestCase {
 
             let adam = optimizerName == "adamw"
             let what = "\(modelName)/\(file)"
-            // FreeAT replays after an AdamW update inherit its ≤ 1.5e-5 parameter differences.
+            // FreeAT steps after an AdamW update inherit its ≤ 1.5e-5 parameter differences.
             let trajectoryTolerance: Float = adam && method == "freeat_l2" ? 5e-5 : 1e-6
             for t in 0..<trace.losses.count where golden.contains("loss.\(t)") {
                 assertClose([trace.losses[t]], try golden.floats("loss.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) loss.\(t)")

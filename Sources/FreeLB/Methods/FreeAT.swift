@@ -1,20 +1,21 @@
-// FreeAT-m (docs/method.md §9): m replays of the batch; each replay's single backward gives both the parameter
-// and the δ gradients, the optimizer steps after every replay, and δ is carried across replays.
+// FreeAT-m (docs/method.md §9): m replays of the batch (`steps` = m); each replay's single backward gives both
+// the parameter and the δ gradients, the optimizer steps after every replay, and δ is carried across replays.
 // The LR schedule advances once per batch while AdamW's step counter advances m times.
 import FreeLBModels
 import FreeLBTensor
 
 public struct FreeATStep: TrainingStep {
     public var perturbation: PerturbationConfig
-    public var replays: Int
+    /// m: replays of the batch, each with an optimizer update.
+    public var steps: Int
 
-    public init(perturbation: PerturbationConfig, replays: Int) {
+    public init(perturbation: PerturbationConfig, steps: Int) {
         self.perturbation = perturbation
-        self.replays = replays
+        self.steps = steps
     }
 
     public var name: String { "freeat" }
-    public var passesPerBatch: Int { replays }
+    public var passesPerBatch: Int { steps }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
@@ -23,7 +24,7 @@ public struct FreeATStep: TrainingStep {
         var deltas = zip(microBatches, masks).map { state.initialPerturbation($0.input, mask: $1, config: perturbation) }
         var losses: [Float] = []
         state.applySchedule()
-        for _ in 0..<replays {
+        for _ in 0..<steps {
             model.zeroGrad()
             for (i, batch) in microBatches.enumerated() {
                 dropout.beginBatch()                                    // fresh masks every replay

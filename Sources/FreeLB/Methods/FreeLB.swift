@@ -7,7 +7,7 @@ import FreeLBTensor
 public struct FreeLBStep: TrainingStep {
     public var perturbation: PerturbationConfig
     /// K: forward/backward passes (the paper's FreeLB-K; fairseq's `--adv-steps N` means K = N+1).
-    public var passes: Int
+    public var steps: Int
     /// Reuse dropout masks across the K passes (paper §3.3).
     public var reuseDropoutMask: Bool
     /// Optimizer steps trained vanilla before adversarial training starts (`adv-begin-step`).
@@ -15,18 +15,18 @@ public struct FreeLBStep: TrainingStep {
     /// Adds one clean pass first (K+1 passes, loss/(K+1)).
     public var cleanPass: Bool
 
-    public init(perturbation: PerturbationConfig, passes: Int, reuseDropoutMask: Bool = true,
+    public init(perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true,
                 beginStep: Int = 0, cleanPass: Bool = false) {
-        precondition(passes >= 1, "FreeLB needs at least one pass")
+        precondition(steps >= 1, "FreeLB needs at least one pass")
         self.perturbation = perturbation
-        self.passes = passes
+        self.steps = steps
         self.reuseDropoutMask = reuseDropoutMask
         self.beginStep = beginStep
         self.cleanPass = cleanPass
     }
 
     public var name: String { "freelb" }
-    public var passesPerBatch: Int { passes + (cleanPass ? 1 : 0) }
+    public var passesPerBatch: Int { steps + (cleanPass ? 1 : 0) }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         guard state.globalStep >= beginStep else { return VanillaStep().step(microBatches, state: state) }
@@ -42,7 +42,7 @@ public struct FreeLBStep: TrainingStep {
             let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)   // δ0 = init(μ)
             if cleanPass { losses.append(VanillaStep.cleanPass(batch, state: state, scale: scale)) }
-            for t in 0..<passes {
+            for t in 0..<steps {
                 dropout.beginPass()
                 let leaf = delta.detachedCopy(requiresGrad: true)
                 state.trace?.deltas.append(leaf.detachedCopy())
@@ -52,7 +52,7 @@ public struct FreeLBStep: TrainingStep {
                 loss.scaled(by: scale).backward()                       // parameter grads ACCUMULATE
                 guard let g = leaf.grad else { break }
                 state.trace?.deltaGradients.append(g.detachedCopy())
-                if t == passes - 1 {                                    // the last δ gradient is not used
+                if t == steps - 1 {                                    // the last δ gradient is not used
                     state.trace?.deltas.append(Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation))
                     break
                 }

@@ -5,17 +5,18 @@ import FreeLBTensor
 
 public struct PGDStep: TrainingStep {
     public var perturbation: PerturbationConfig
-    public var ascentSteps: Int
+    /// K: ascent steps (K+1 passes).
+    public var steps: Int
     public var reuseDropoutMask: Bool
 
-    public init(perturbation: PerturbationConfig, ascentSteps: Int, reuseDropoutMask: Bool = true) {
+    public init(perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true) {
         self.perturbation = perturbation
-        self.ascentSteps = ascentSteps
+        self.steps = steps
         self.reuseDropoutMask = reuseDropoutMask
     }
 
     public var name: String { "pgd" }
-    public var passesPerBatch: Int { ascentSteps + 1 }
+    public var passesPerBatch: Int { steps + 1 }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
@@ -27,7 +28,7 @@ public struct PGDStep: TrainingStep {
             dropout.beginBatch()
             let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
-            for _ in 0..<ascentSteps {
+            for _ in 0..<steps {
                 dropout.beginPass()
                 let leaf = delta.detachedCopy(requiresGrad: true)
                 state.trace?.deltas.append(leaf.detachedCopy())

@@ -10,29 +10,29 @@ public struct RandomPerturbationStep: TrainingStep {
     /// for multiple choice).
     public var radius: Float
     /// K: forward/backward passes per batch.
-    public var passes: Int
+    public var steps: Int
     public var reuseDropoutMask: Bool
 
-    public init(radius: Float, passes: Int, reuseDropoutMask: Bool = true) {
+    public init(radius: Float, steps: Int, reuseDropoutMask: Bool = true) {
         self.radius = radius
-        self.passes = passes
+        self.steps = steps
         self.reuseDropoutMask = reuseDropoutMask
     }
 
     public var name: String { "random" }
-    public var passesPerBatch: Int { passes }
+    public var passesPerBatch: Int { steps }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
         let dropout = model.dropoutController
         dropout.reuseMasks = reuseDropoutMask
-        let scale = 1 / (Float(passes) * Float(microBatches.count))     // each pass backpropagates loss/K
+        let scale = 1 / (Float(steps) * Float(microBatches.count))     // each pass backpropagates loss/K
         var losses: [Float] = []
         model.zeroGrad()
         for batch in microBatches {
             dropout.beginBatch()
             let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
-            for _ in 0..<passes {
+            for _ in 0..<steps {
                 dropout.beginPass()
                 let delta = Perturbation.randomOnSphere(shape: model.perturbationShape(batch.input), mask: mask,
                                                         radius: radius, generator: &state.perturbationGenerator)

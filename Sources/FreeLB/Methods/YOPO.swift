@@ -7,39 +7,39 @@ import FreeLBTensor
 public struct YOPOStep: TrainingStep {
     public var perturbation: PerturbationConfig
     /// K: outer steps (K+1 full passes).
-    public var outerSteps: Int
+    public var steps: Int
     /// M: cheap inner steps per outer step.
     public var innerSteps: Int
     public var reuseDropoutMask: Bool
 
-    public init(perturbation: PerturbationConfig, outerSteps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) {
+    public init(perturbation: PerturbationConfig, steps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) {
         precondition(perturbation.initMagnitude > 0, "YOPO needs adv-init-mag > 0 (δ0 must not be zero)")
         self.perturbation = perturbation
-        self.outerSteps = outerSteps
+        self.steps = steps
         self.innerSteps = innerSteps
         self.reuseDropoutMask = reuseDropoutMask
     }
 
     public var name: String { "yopo" }
-    public var passesPerBatch: Int { outerSteps + 1 }
+    public var passesPerBatch: Int { steps + 1 }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
         let dropout = model.dropoutController
         dropout.reuseMasks = reuseDropoutMask
-        let scale = 1 / (Float(outerSteps + 1) * Float(microBatches.count))
+        let scale = 1 / (Float(steps + 1) * Float(microBatches.count))
         var losses: [Float] = []
         model.zeroGrad()
         for batch in microBatches {
             dropout.beginBatch()
             let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
-            for t in 0...outerSteps {
+            for t in 0...steps {
                 dropout.beginPass()
                 let (loss, slope) = fullPass(batch, delta: delta, scale: scale, state: state)
                 losses.append(loss)
                 state.trace?.losses.append(loss)
-                if t == outerSteps { break }
+                if t == steps { break }
                 for _ in 0..<innerSteps {                               // cheap steps: embeddings + layer 0
                     dropout.beginPass()
                     let leaf = delta.detachedCopy(requiresGrad: true)
