@@ -41,8 +41,8 @@ public struct RunSummary: Codable {
 public final class FineTuningRun {
     public let configuration: RunConfiguration
     public let outputDirectory: URL
-    public static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
-                                        "tokenizer_config.json", "special_tokens_map.json"]
+    public static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+                                        "sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json"]
 
     public init(_ configuration: RunConfiguration) throws {
         try configuration.validate()
@@ -77,6 +77,7 @@ public final class FineTuningRun {
             model.config.id2label = Dictionary(uniqueKeysWithValues: task.labels.enumerated().map { ($0.offset, $0.element) })
         }
         let tokenizer = try loadTokenizer(directory: modelLoad.directory)
+        try Self.checkVocabulary(tokenizer, model: model, folder: modelLoad.directory)
         let dataDir = URL(fileURLWithPath: config.dataDir)
         let train = try TaskSplit(task: task, split: .train, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
                                   batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit,
@@ -255,6 +256,14 @@ public final class FineTuningRun {
 }
 
 extension FineTuningRun {
+    /// A tokenizer whose ids reach past the model's embedding table cannot be used with it.
+    public static func checkVocabulary(_ tokenizer: any Tokenizer, model: TransformerClassifier, folder: URL) throws {
+        if tokenizer.vocabularySize > model.config.vocabSize {
+            throw RunError("\(folder.path): the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is "
+                           + "\(model.config.vocabSize) (the tokenizer and the model do not belong together)")
+        }
+    }
+
     /// `mkdir -p`, with an error in plain words (the part of the path that is in the way, and why).
     public static func createFolder(_ url: URL, flag: String) throws {
         var path = ""

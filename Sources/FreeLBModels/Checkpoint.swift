@@ -17,7 +17,7 @@ let ignoredCheckpointKeys = ["embeddings.position_ids", "cls.*", "lm_head.*", "p
 
 /// The encoder prefixes (`bert.`, `roberta.`, `albert.`) that a bare-model checkpoint (`BertModel`, …)
 /// omits from its keys, for every model type.
-let checkpointModelPrefixes = [ModelType.bert, .roberta, .albert].map { $0.prefix + "." }
+let checkpointModelPrefixes = Array(Set(ModelType.allCases.map { $0.prefix + "." })).sorted()
 
 extension TransformerClassifier {
     /// Loads the checkpoint in the local folder `directory` (config.json + model.safetensors; no network).

@@ -38,7 +38,7 @@ public final class Embeddings: Module {
 
     init(_ config: ModelConfiguration, controller: DropoutController, path: String) {
         self.config = config
-        let roberta = config.modelType == .roberta
+        let roberta = config.modelType.isRoberta
         wordEmbeddings = Embedding(config.vocabSize, config.embeddingSize, paddingIndex: config.padTokenId)
         positionEmbeddings = Embedding(config.maxPositionEmbeddings, config.embeddingSize,
                                        paddingIndex: roberta ? config.padTokenId : nil)
@@ -59,7 +59,7 @@ public final class Embeddings: Module {
         for s in 0..<input.sequences {
             var running: Int32 = 0
             for j in 0..<t {
-                if config.modelType == .roberta {
+                if config.modelType.isRoberta {
                     let pad = Int32(config.padTokenId)
                     if input.inputIds[s * t + j] != pad { running += 1; ids[s * t + j] = running + pad } else { ids[s * t + j] = pad }
                 } else {

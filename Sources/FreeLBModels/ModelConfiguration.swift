@@ -1,12 +1,27 @@
-// config.json for the `bert`, `roberta` and `albert` model types, read with typed errors that
-// name the file and the field, and written back with the original keys preserved.
+// config.json for the `bert`, `roberta`, `xlm-roberta` and `albert` model types, read with typed errors
+// that name the file and the field, and written back with the original keys preserved.
 import Foundation
 
-public enum ModelType: String, Sendable, Codable {
+public enum ModelType: String, Sendable, Codable, CaseIterable {
     case bert, roberta, albert
+    /// XLM-RoBERTa: RoBERTa's architecture and parameter names (`roberta.`), a SentencePiece vocabulary.
+    case xlmRoberta = "xlm-roberta"
 
     /// The parameter-path prefix of the encoder inside task models ("bert.", …).
-    public var prefix: String { rawValue }
+    public var prefix: String { self == .xlmRoberta ? "roberta" : rawValue }
+
+    /// RoBERTa's embeddings (positions counted from the pad id) and classification head.
+    public var isRoberta: Bool { self == .roberta || self == .xlmRoberta }
+
+    /// The `transformers` class-name stem ("Bert", "Roberta", "XLMRoberta", "Albert").
+    public var className: String {
+        switch self {
+        case .bert: return "Bert"
+        case .roberta: return "Roberta"
+        case .xlmRoberta: return "XLMRoberta"
+        case .albert: return "Albert"
+        }
+    }
 }
 
 public enum Activation: String, Sendable {
@@ -119,7 +134,7 @@ public struct ModelConfiguration {
         }
         let typeName = try string("model_type") ?? "bert"
         guard let type = ModelType(rawValue: typeName) else {
-            throw fail("model_type", "unsupported '\(typeName)' (supported: bert, roberta, albert)")
+            throw fail("model_type", "unsupported '\(typeName)' (supported: bert, roberta, xlm-roberta, albert)")
         }
         modelType = type
         vocabSize = try int("vocab_size")
@@ -140,7 +155,7 @@ public struct ModelConfiguration {
         maxPositionEmbeddings = try int("max_position_embeddings", 512)
         typeVocabSize = try int("type_vocab_size", 2)
         layerNormEps = try float("layer_norm_eps", 1e-12)!
-        padTokenId = try int("pad_token_id", type == .roberta ? 1 : 0)
+        padTokenId = try int("pad_token_id", type.isRoberta ? 1 : 0)
         initializerRange = try float("initializer_range", 0.02)!
         embeddingSize = try int("embedding_size", hiddenSize)
         numHiddenGroups = try int("num_hidden_groups", 1)
@@ -205,7 +220,7 @@ public struct ModelConfiguration {
         if !(0..<vocabSize).contains(padTokenId) {
             throw fail("pad_token_id", "must be in 0..<vocab_size (\(vocabSize)), found \(padTokenId)")
         }
-        if modelType == .roberta && padTokenId + 2 > maxPositionEmbeddings {
+        if modelType.isRoberta && padTokenId + 2 > maxPositionEmbeddings {
             throw fail("pad_token_id", "RoBERTa positions start at pad_token_id + 1 = \(padTokenId + 1), "
                        + "beyond max_position_embeddings \(maxPositionEmbeddings)")
         }

@@ -42,7 +42,7 @@ public final class TransformerClassifier: Module {
         self.config = config
         self.kind = kind
         dropoutController = DropoutController(seed: seed ^ 0xD50D_0A7C)
-        let robertaSequence = config.modelType == .roberta && kind != .multipleChoice
+        let robertaSequence = config.modelType.isRoberta && kind != .multipleChoice
         encoder = Encoder(config, controller: dropoutController, withPooler: !robertaSequence)
         let outputs = kind == .multipleChoice ? 1 : config.numLabels
         classifierDense = robertaSequence ? Linear(config.hiddenSize, config.hiddenSize) : nil
@@ -64,7 +64,7 @@ public final class TransformerClassifier: Module {
 
     /// The HF class name written to config.json.
     public var architecture: String {
-        let base = config.modelType == .bert ? "Bert" : config.modelType == .roberta ? "Roberta" : "Albert"
+        let base = config.modelType.className
         return base + (kind == .multipleChoice ? "ForMultipleChoice" : "ForSequenceClassification")
     }
 
@@ -82,7 +82,7 @@ public final class TransformerClassifier: Module {
             }
         }
         let pad = config.padTokenId
-        for table in [encoder.embeddings.wordEmbeddings] + (config.modelType == .roberta ? [encoder.embeddings.positionEmbeddings] : []) {
+        for table in [encoder.embeddings.wordEmbeddings] + (config.modelType.isRoberta ? [encoder.embeddings.positionEmbeddings] : []) {
             let width = table.weight.shape[1]
             if pad < table.weight.shape[0] { (table.weight.data + pad * width).initialize(repeating: 0, count: width) }
         }
@@ -142,7 +142,7 @@ extension TransformerClassifier {
         if let bad = input.tokenTypeIds.first(where: { $0 < 0 || Int($0) >= config.typeVocabSize }) {
             throw CheckpointError(description: "token type id \(bad) is outside type_vocab_size \(config.typeVocabSize)")
         }
-        let limit = config.modelType == .roberta ? config.maxPositionEmbeddings - config.padTokenId - 1 : config.maxPositionEmbeddings
+        let limit = config.modelType.isRoberta ? config.maxPositionEmbeddings - config.padTokenId - 1 : config.maxPositionEmbeddings
         if input.length > limit {
             throw CheckpointError(description: "sequence length \(input.length) exceeds the model's \(limit) positions; lower --max-seq-length")
         }

@@ -51,6 +51,25 @@ final class CheckpointRoundTripTests: XCTestCase {
                        ["negative": 0, "positive": 1])
     }
 
+    /// XLM-RoBERTa is RoBERTa's architecture under another model_type: the same parameters give the
+    /// same logits, and a saved folder keeps `xlm-roberta` and the XLMRoberta class for transformers.
+    func testXLMRobertaIsRobertaUnderItsOwnModelType() throws {
+        let roberta = tinyModel(.roberta, kind: .classification)
+        var config = roberta.config
+        config.modelType = .xlmRoberta
+        let xlmr = TransformerClassifier(config: config, kind: .classification)
+        XCTAssertEqual(xlmr.namedParameters().map(\.0), roberta.namedParameters().map(\.0), "roberta.* parameter names")
+        for ((_, a), (_, b)) in zip(xlmr.namedParameters(), roberta.namedParameters()) { a.copy(from: b) }
+        xlmr.eval(); roberta.eval()
+        let input = paddedBatch(pad: 1, typeVocab: 1)
+        XCTAssertEqual(xlmr(input).logits.scalars, roberta(input).logits.scalars)
+        let (reloaded, directory) = try roundTrip(xlmr, input)
+        XCTAssertEqual(reloaded.config.modelType, .xlmRoberta)
+        let json = try readJSONObject(directory.appendingPathComponent("config.json"))
+        XCTAssertEqual(json["model_type"] as? String, "xlm-roberta")
+        XCTAssertEqual(json["architectures"] as? [String], ["XLMRobertaForSequenceClassification"])
+    }
+
     func testAlbertClassifierRoundTripsBitForBit() throws {
         let model = tinyModel(.albert, kind: .classification, numLabels: 3)
         let (reloaded, directory) = try roundTrip(model, paddedBatch(pad: 0, typeVocab: 2))
