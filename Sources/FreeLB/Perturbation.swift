@@ -132,15 +132,6 @@ public enum Perturbation {
         return delta
     }
 
-    /// Rescales each example onto ‖δ_b‖ ≤ r (L2), in place. Used by robustness attacks.
-    public static func projectL2(_ delta: Tensor, examples: Int, radius: Float) {
-        for b in 0..<examples {
-            let d = delta.block(b, of: examples)
-            let n = Float(d.l2Norm())
-            if n > radius { d.scale(by: radius / n) }
-        }
-    }
-
     static func clamp(_ d: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float) {
         for i in 0..<n { d[i] = min(max(d[i], -eps), eps) }
     }

@@ -167,6 +167,20 @@ public struct Batcher: Sendable {
                   isMultipleChoice: true)
     }
 
+    /// Examples already encoded (each its C encodings; C = 1 unless `isMultipleChoice`), e.g. cut out of
+    /// other batches; `labelIds` [examples] or nil. Batches are padded with `padId`, in order (no shuffle).
+    public init(encoded: [[Encoding]], labelIds: [Int32]?, padId: Int32, batchSize: Int, isMultipleChoice: Bool) throws {
+        try Batcher.check(maxLength: 1, batchSize: batchSize, bucketPoolBatches: 1)
+        if let labelIds, labelIds.count != encoded.count {
+            throw DataError(.invalidArgument, field: "labelIds", "\(labelIds.count) labels for \(encoded.count) examples")
+        }
+        if let i = encoded.firstIndex(where: \.isEmpty) {
+            throw DataError(.tooFewChoices, field: "encoded", "example \(i) has no encodings")
+        }
+        self.init(encodings: encoded, labelIds: labelIds, targets: nil, padId: padId, batchSize: batchSize, shuffle: false,
+                  seed: 0, bucketByLength: false, bucketPoolBatches: 1, dropLast: false, isMultipleChoice: isMultipleChoice)
+    }
+
     init(encodings: [[Encoding]], labelIds: [Int32]?, targets: [Float]?, padId: Int32, batchSize: Int,
          shuffle: Bool, seed: UInt64, bucketByLength: Bool, bucketPoolBatches: Int, dropLast: Bool,
          isMultipleChoice: Bool) {

@@ -77,6 +77,15 @@ final class BackwardRuleTests: XCTestCase {
         let logits = randomTensor([4, 3], seed: 19, low: -2, high: 2)
         checkGradients("crossEntropy", inputs: [logits]) { $0[0].crossEntropy(labels: [2, 0, 1, 1]) }
         checkGradients("crossEntropy ignoring −100", inputs: [logits]) { $0[0].crossEntropy(labels: [2, -100, 1, 0]) }
+        checkGradients("crossEntropyPerExample", inputs: [logits]) { $0[0].crossEntropyPerExample(labels: [2, 0, 1, 1]) }
+        checkGradients("crossEntropyPerExample ignoring −100", inputs: [logits]) {
+            $0[0].crossEntropyPerExample(labels: [2, -100, 1, 0])
+        }
+        // the per-example losses average to the mean loss, and an ignored row is 0
+        let rows = withNoGrad { logits.crossEntropyPerExample(labels: [2, -100, 1, 0]) }
+        let mean = withNoGrad { logits.crossEntropy(labels: [2, -100, 1, 0]) }
+        XCTAssertEqual(rows.data[1], 0)
+        XCTAssertEqual((rows.data[0] + rows.data[2] + rows.data[3]) / 3, mean.item, accuracy: 1e-6)
         let pred = randomTensor([4, 1], seed: 20)
         checkGradients("meanSquaredError", inputs: [pred]) { $0[0].meanSquaredError(target: [0.5, -1, 2, 0]) }
     }
