@@ -2,7 +2,7 @@ import Foundation
 
 /// BERT's WordPiece pipeline: added tokens on raw text -> BertNormalizer -> BertPreTokenizer ->
 /// WordPiece -> template `[CLS] A [SEP] (B [SEP])`. Matches the HF fast tokenizer (tools/goldens/FIXTURES.md §4).
-public struct BertTokenizer: Tokenizer {
+public struct BertTokenizer: SegmentTokenizer {
     public let normalizer: BertNormalizer
     public let preTokenizer: BertPreTokenizer
     public let wordPiece: WordPiece
@@ -14,7 +14,7 @@ public struct BertTokenizer: Tokenizer {
     public var decoderCleanup: Bool
     public let padToken: String
     public let padTokenId: Int32
-    private let matcher: AddedTokenMatcher
+    let matcher: AddedTokenMatcher
 
     public init(wordPiece: WordPiece, normalizer: BertNormalizer = BertNormalizer(),
                 preTokenizer: BertPreTokenizer = BertPreTokenizer(), addedTokens: [AddedToken],
@@ -27,11 +27,8 @@ public struct BertTokenizer: Tokenizer {
         self.postProcessor = postProcessor
         self.decoderCleanup = decoderCleanup
         self.matcher = AddedTokenMatcher(addedTokens)
-        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? wordPiece.vocab[padToken] else {
-            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
-        }
         self.padToken = padToken
-        self.padTokenId = pad
+        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: wordPiece.vocab[padToken], path: path)
     }
 
     /// From a vocab.txt (id = line number - 1) with explicit options; the special tokens must be in it.
@@ -84,39 +81,25 @@ public struct BertTokenizer: Tokenizer {
                       tokenizeChineseChars: chinese, specialTokens: specials)
     }
 
-    public var vocabularySize: Int { matcher.vocabularySize(modelSize: wordPiece.idToToken.count) }
-
-    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? wordPiece.vocab[token] }
-
-    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: wordPiece.idToToken) }
-
+    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
+    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
     /// Token strings of one text, without special tokens or truncation.
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
 
-    func encodeSegment(_ text: String) -> Segment {
-        var seg = Segment()
-        var buffer: [UInt8] = []
-        for raw in matcher.split(text) {
-            switch raw {
-            case let .added(token, matched):
-                seg.ids.append(token.id)
-                seg.tokens.append(String(matched))
-            case let .text(sub):
-                let scalars = normalizer.normalizeScalars(sub)
-                let mark = seg.ids.count
-                for r in preTokenizer.split(scalars) {
-                    wordPiece.tokenize(word: scalars[r], ids: &seg.ids, bytes: &buffer)
-                }
-                for id in seg.ids[mark...] { seg.tokens.append(wordPiece.idToToken[Int(id)]) }
-            }
-        }
-        return seg
-    }
+    var modelTokens: [String] { wordPiece.idToToken }
 
-    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                       addSpecialTokens: Bool) -> Encoding {
-        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    func modelId(of token: String) -> Int32? { wordPiece.vocab[token] }
+
+    func encodeSegment(_ text: String) -> Segment {
+        var buffer: [UInt8] = []
+        return segment(text) { sub, _, seg in
+            let scalars = normalizer.normalizeScalars(sub)
+            let mark = seg.ids.count
+            for r in preTokenizer.split(scalars) {
+                wordPiece.tokenize(word: scalars[r], ids: &seg.ids, bytes: &buffer)
+            }
+            for id in seg.ids[mark...] { seg.tokens.append(wordPiece.idToToken[Int(id)]) }
+        }
     }
 
     /// Rust WordPiece decoder: a `##` piece is glued to the previous one, any other token gets a leading
@@ -147,11 +130,7 @@ public struct BertSpecialTokens: Sendable, Equatable {
 
     /// Reads `unk_token` etc., given as a string or as `{"content": ...}`.
     mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        func read(_ key: String) throws -> String? {
-            guard let v = json[key], !(v is NSNull) else { return nil }
-            if let dict = v as? [String: Any] { return try r.string(dict["content"], "\(key).content") }
-            return try r.string(v, key)
-        }
+        func read(_ key: String) throws -> String? { try r.specialToken(json, key) }
         unk = try read("unk_token") ?? unk
         sep = try read("sep_token") ?? sep
         pad = try read("pad_token") ?? pad

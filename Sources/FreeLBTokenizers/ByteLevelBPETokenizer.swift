@@ -3,7 +3,7 @@ import Foundation
 /// RoBERTa/GPT-2 byte-level BPE pipeline: added tokens on raw text (no normalizer) -> ByteLevel
 /// pre-tokenizer -> BPE -> template `<s> A </s>` / `<s> A </s></s> B </s>` (type ids 0) -> ByteLevel
 /// decoder. Matches the Rust tokenizers library (tools/goldens/FIXTURES.md §6).
-public struct ByteLevelBPETokenizer: Tokenizer {
+public struct ByteLevelBPETokenizer: SegmentTokenizer {
     public let preTokenizer: ByteLevelPreTokenizer
     public let bpe: BPE
     public let postProcessor: TemplatePostProcessor
@@ -13,7 +13,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
     public let padToken: String
     public let padTokenId: Int32
-    private let matcher: AddedTokenMatcher
+    let matcher: AddedTokenMatcher
 
     public init(bpe: BPE, preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(), addedTokens: [AddedToken],
                 postProcessor: TemplatePostProcessor, padToken: String = "<pad>", path: String = "<memory>") throws {
@@ -22,11 +22,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.addedTokens = addedTokens
         self.postProcessor = postProcessor
         self.matcher = AddedTokenMatcher(addedTokens)
-        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? bpe.vocab[padToken] else {
-            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
-        }
         self.padToken = padToken
-        self.padTokenId = pad
+        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: bpe.vocab[padToken], path: path)
     }
 
     /// From vocab.json + merges.txt (GPT-2 format, optional `#version` first line), with RoBERTa's
@@ -55,42 +52,28 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                       padToken: s.pad, path: vocabFile.path)
     }
 
-    public var vocabularySize: Int { matcher.vocabularySize(modelSize: bpe.idToToken.count) }
-
-    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? bpe.vocab[token] }
-
-    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: bpe.idToToken) }
-
+    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
+    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
     /// Byte-level token strings of one text, without special tokens or truncation.
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
 
+    var modelTokens: [String] { bpe.idToToken }
+
+    func modelId(of token: String) -> Int32? { bpe.vocab[token] }
+
     func encodeSegment(_ text: String) -> Segment {
-        var seg = Segment()
         var bytes: [UInt8] = []
         var symbols: [Int32] = []
-        for raw in matcher.split(text) {
-            switch raw {
-            case let .added(token, matched):
-                seg.ids.append(token.id)
-                seg.tokens.append(String(matched))
-            case let .text(sub):
-                let scalars = preTokenizer.prepared(sub)
-                let mark = seg.ids.count
-                for r in preTokenizer.ranges(scalars) {
-                    bytes.removeAll(keepingCapacity: true)
-                    for c in scalars[r] { appendUTF8(c, to: &bytes) }
-                    bytes.withUnsafeBufferPointer { bpe.tokenize(bytes: $0, into: &seg.ids, symbols: &symbols) }
-                }
-                for id in seg.ids[mark...] { seg.tokens.append(bpe.idToToken[Int(id)]) }
+        return segment(text) { sub, _, seg in
+            let scalars = preTokenizer.prepared(sub)
+            let mark = seg.ids.count
+            for r in preTokenizer.ranges(scalars) {
+                bytes.removeAll(keepingCapacity: true)
+                for c in scalars[r] { appendUTF8(c, to: &bytes) }
+                bytes.withUnsafeBufferPointer { bpe.tokenize(bytes: $0, into: &seg.ids, symbols: &symbols) }
             }
+            for id in seg.ids[mark...] { seg.tokens.append(bpe.idToToken[Int(id)]) }
         }
-        return seg
-    }
-
-    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                       addSpecialTokens: Bool) -> Encoding {
-        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
     }
 
     /// Ids -> token strings (an added token gives its content), specials dropped if asked, then the
@@ -107,11 +90,7 @@ public struct RobertaSpecialTokens: Sendable, Equatable {
     public init() {}
 
     mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        func read(_ key: String) throws -> String? {
-            guard let v = json[key], !(v is NSNull) else { return nil }
-            if let dict = v as? [String: Any] { return try r.string(dict["content"], "\(key).content") }
-            return try r.string(v, key)
-        }
+        func read(_ key: String) throws -> String? { try r.specialToken(json, key) }
         bos = try read("bos_token") ?? bos
         pad = try read("pad_token") ?? pad
         eos = try read("eos_token") ?? eos

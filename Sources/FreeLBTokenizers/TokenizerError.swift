@@ -102,6 +102,19 @@ struct JSONReader {
         return try id(value, field)
     }
 
+    /// `object["type"]` must be `expected`; another type is unsupported (`field.type` names it).
+    func requireType(_ object: [String: Any], _ field: String, _ expected: String) throws {
+        let type = try string(object["type"], "\(field).type")
+        guard type == expected else { throw TokenizerError.unsupported(path: path, field: "\(field).type", found: type) }
+    }
+
+    /// A special token given as a string or as `{"content": ...}`; nil when absent or null.
+    func specialToken(_ json: [String: Any], _ key: String) throws -> String? {
+        guard let v = json[key], !(v is NSNull) else { return nil }
+        if let dict = v as? [String: Any] { return try string(dict["content"], "\(key).content") }
+        return try string(v, key)
+    }
+
     func mismatch(_ field: String, _ expected: String, _ found: Any?) -> TokenizerError {
         let shown: String
         switch found {

@@ -81,10 +81,7 @@ extension BertTokenizer {
 
         var normalizer = BertNormalizer(cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false)
         if let n = try r.optionalObject(root["normalizer"], "normalizer") {
-            let type = try r.string(n["type"], "normalizer.type")
-            guard type == "BertNormalizer" else {
-                throw TokenizerError.unsupported(path: url.path, field: "normalizer.type", found: type)
-            }
+            try r.requireType(n, "normalizer", "BertNormalizer")
             let lowercase = try r.bool(n["lowercase"], "normalizer.lowercase", default: true)
             let strip: Bool? = (n["strip_accents"] == nil || n["strip_accents"] is NSNull)
                 ? nil : try r.bool(n["strip_accents"], "normalizer.strip_accents", default: lowercase)
@@ -94,22 +91,12 @@ extension BertTokenizer {
                 stripAccents: strip, lowercase: lowercase)
         }
         if let p = try r.optionalObject(root["pre_tokenizer"], "pre_tokenizer") {
-            let type = try r.string(p["type"], "pre_tokenizer.type")
-            guard type == "BertPreTokenizer" else {
-                throw TokenizerError.unsupported(path: url.path, field: "pre_tokenizer.type", found: type)
-            }
+            try r.requireType(p, "pre_tokenizer", "BertPreTokenizer")
         }
-        let added = try parseAddedTokens(root, reader: r)
-        try checkAddedTokenIds(added, modelVocabularySize: wordPiece.idToToken.count, reader: r)
-        let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? wordPiece.vocab[t] }
-        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
-            .vocabularySize(modelSize: wordPiece.idToToken.count), lookup: lookup)
+        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: wordPiece.idToToken.count) { wordPiece.vocab[$0] }
         var cleanup = true
         if let d = try r.optionalObject(root["decoder"], "decoder") {
-            let type = try r.string(d["type"], "decoder.type")
-            guard type == "WordPiece" else {
-                throw TokenizerError.unsupported(path: url.path, field: "decoder.type", found: type)
-            }
+            try r.requireType(d, "decoder", "WordPiece")
             cleanup = try r.bool(d["cleanup"], "decoder.cleanup", default: true)
         }
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "[PAD]")
@@ -162,28 +149,30 @@ extension ByteLevelBPETokenizer {
                                              found: (n["type"] as? String) ?? "<missing>")
         }
         let p = try r.object(root["pre_tokenizer"], "pre_tokenizer")
-        let ptype = try r.string(p["type"], "pre_tokenizer.type")
-        guard ptype == "ByteLevel" else {
-            throw TokenizerError.unsupported(path: url.path, field: "pre_tokenizer.type", found: ptype)
-        }
+        try r.requireType(p, "pre_tokenizer", "ByteLevel")
         let pre = ByteLevelPreTokenizer(
             addPrefixSpace: try r.bool(p["add_prefix_space"], "pre_tokenizer.add_prefix_space", default: true),
             useRegex: try r.bool(p["use_regex"], "pre_tokenizer.use_regex", default: true))
         if let d = try r.optionalObject(root["decoder"], "decoder") {
-            let type = try r.string(d["type"], "decoder.type")
-            guard type == "ByteLevel" else {
-                throw TokenizerError.unsupported(path: url.path, field: "decoder.type", found: type)
-            }
+            try r.requireType(d, "decoder", "ByteLevel")
         }
-        let added = try parseAddedTokens(root, reader: r)
-        try checkAddedTokenIds(added, modelVocabularySize: bpe.idToToken.count, reader: r)
-        let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? bpe.vocab[t] }
-        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
-            .vocabularySize(modelSize: bpe.idToToken.count), lookup: lookup)
+        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: bpe.idToToken.count) { bpe.vocab[$0] }
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
         try self.init(bpe: bpe, preTokenizer: pre, addedTokens: added, postProcessor: post, padToken: pad,
                       path: url.path)
     }
+}
+
+/// `added_tokens` (checked against the model's `modelSize` ids) and the `post_processor` template, whose
+/// tokens are an added token's id, else the model's (`modelId`).
+func parseAddedTokensAndTemplate(_ root: [String: Any], reader r: JSONReader, modelSize: Int,
+                                 modelId: @escaping (String) -> Int32?) throws -> ([AddedToken], TemplatePostProcessor) {
+    let added = try parseAddedTokens(root, reader: r)
+    try checkAddedTokenIds(added, modelVocabularySize: modelSize, reader: r)
+    let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? modelId(t) }
+    let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
+        .vocabularySize(modelSize: modelSize), lookup: lookup)
+    return (added, post)
 }
 
 func parseAddedTokens(_ root: [String: Any], reader r: JSONReader) throws -> [AddedToken] {

@@ -4,7 +4,7 @@ import Foundation
 /// added tokens on raw text -> normalizer chain (e.g. Precompiled nmt_nfkc) -> Metaspace / WhitespaceSplit
 /// -> Unigram -> template (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`) -> decoder chain.
 /// Matches the HF tokenizers library (see Tests/FreeLBTokenizersTests/Resources/unigram_tokenizer_cases.json).
-public struct UnigramTokenizer: Tokenizer {
+public struct UnigramTokenizer: SegmentTokenizer {
     public let normalizer: TextNormalizer?
     public let wordSplitter: WordSplitter?
     public let unigram: Unigram
@@ -15,7 +15,7 @@ public struct UnigramTokenizer: Tokenizer {
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
     public let padToken: String
     public let padTokenId: Int32
-    private let matcher: AddedTokenMatcher
+    let matcher: AddedTokenMatcher
 
     public init(unigram: Unigram, normalizer: TextNormalizer?, wordSplitter: WordSplitter?, decoder: TokenDecoder?,
                 addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String = "<pad>",
@@ -27,48 +27,29 @@ public struct UnigramTokenizer: Tokenizer {
         self.addedTokens = addedTokens
         self.postProcessor = postProcessor
         self.matcher = AddedTokenMatcher(addedTokens)
-        guard let pad = addedTokens.first(where: { $0.content == padToken })?.id ?? unigram.id(of: padToken) else {
-            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
-        }
         self.padToken = padToken
-        self.padTokenId = pad
+        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: unigram.id(of: padToken), path: path)
     }
 
-    public var vocabularySize: Int { matcher.vocabularySize(modelSize: unigram.pieces.count) }
-
-    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? unigram.id(of: token) }
-
-    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: unigram.pieces) }
-
+    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
+    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
     /// Token strings of one text, without special tokens or truncation. An unknown stretch keeps its
     /// text (as HF's Encoding.tokens does); its id is the unknown id.
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
 
-    func encodeSegment(_ text: String) -> Segment {
-        var seg = Segment()
-        var lattice = Unigram.Lattice()
-        var startsInput = true
-        for raw in matcher.split(text) {
-            switch raw {
-            case let .added(token, matched):
-                seg.ids.append(token.id)
-                seg.tokens.append(String(matched))
-            case let .text(sub):
-                let normalized = normalizer?.normalize(String(sub)) ?? String(sub)
-                let whole = [WordSplitter.Piece(text: normalized, startsInput: startsInput)]
-                for word in wordSplitter?.split(whole) ?? whole {
-                    unigram.tokenize(word: word.bytes, ids: &seg.ids, tokens: &seg.tokens, lattice: &lattice)
-                }
-            }
-            startsInput = false
-        }
-        return seg
-    }
+    var modelTokens: [String] { unigram.pieces }
 
-    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                       addSpecialTokens: Bool) -> Encoding {
-        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    func modelId(of token: String) -> Int32? { unigram.id(of: token) }
+
+    func encodeSegment(_ text: String) -> Segment {
+        var lattice = Unigram.Lattice()
+        return segment(text) { sub, startsInput, seg in
+            let normalized = normalizer?.normalize(String(sub)) ?? String(sub)
+            let whole = [WordSplitter.Piece(text: normalized, startsInput: startsInput)]
+            for word in wordSplitter?.split(whole) ?? whole {
+                unigram.tokenize(word: word.bytes, ids: &seg.ids, tokens: &seg.tokens, lattice: &lattice)
+            }
+        }
     }
 
     /// Ids -> token strings (special added tokens dropped if asked, unknown ids skipped) -> decoder chain,
@@ -110,14 +91,13 @@ extension UnigramTokenizer {
             .map { try WordSplitter.parse($0, reader: r, field: "pre_tokenizer") }
         let decoder = try root["decoder"].flatMap { $0 is NSNull ? nil : $0 }
             .map { try TokenDecoder.parse($0, reader: r, field: "decoder") }
-        let added = try parseAddedTokens(root, reader: r)
-        try checkAddedTokenIds(added, modelVocabularySize: unigram.pieces.count, reader: r)
-        let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? unigram.id(of: t) }
-        let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
-            .vocabularySize(modelSize: unigram.pieces.count), lookup: lookup)
+        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: unigram.pieces.count) { unigram.id(of: $0) }
         // `padding.pad_token`, else "<pad>", else (sentencepiece files without one) the unknown piece.
         var pad = try parsePadToken(root, reader: r, added: added, fallback: "")
-        if pad.isEmpty { pad = lookup("<pad>") != nil ? "<pad>" : unigram.pieces[Int(unigram.unkId)] }
+        if pad.isEmpty {
+            let hasPad = added.contains { $0.content == "<pad>" } || unigram.id(of: "<pad>") != nil
+            pad = hasPad ? "<pad>" : unigram.pieces[Int(unigram.unkId)]
+        }
         try self.init(unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
                       addedTokens: added, postProcessor: post, padToken: pad, path: url.path)
     }

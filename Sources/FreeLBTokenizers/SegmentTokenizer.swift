@@ -1,0 +1,55 @@
+// The pipeline every tokenizer of this module shares: added tokens are matched on the raw text first, the
+// model tokenizes the text between them (its own normalizer, pre-tokenizer and model), and the segments
+// go through the shared truncation / template path (assembleEncoding).
+
+/// A tokenizer whose model tokenizes the text between added tokens.
+protocol SegmentTokenizer: Tokenizer, TemplateOptions {
+    var matcher: AddedTokenMatcher { get }
+    /// The model's id → token table (added tokens may extend it).
+    var modelTokens: [String] { get }
+    /// The model's own id of a token (not an added token).
+    func modelId(of token: String) -> Int32?
+    /// Ids and token strings of one text, without special tokens or truncation.
+    func encodeSegment(_ text: String) -> Segment
+}
+
+extension SegmentTokenizer {
+    public var vocabularySize: Int { matcher.vocabularySize(modelSize: modelTokens.count) }
+
+    /// `tokenToId`: an added token's id, else the model's.
+    func addedOrModelId(of token: String) -> Int32? { matcher.id(of: token) ?? modelId(of: token) }
+
+    /// `idToToken`: an added token's content, else the model's token.
+    func addedOrModelToken(ofId id: Int32) -> String? { matcher.content(ofId: id, modelTokens: modelTokens) }
+
+    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+                       addSpecialTokens: Bool) -> Encoding {
+        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
+                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Splits `text` at added tokens (each gives its id and the text it matched) and lets `tokenizeText`
+    /// append the ids and tokens of every stretch of plain text in between (`startsInput`: the stretch
+    /// begins the text).
+    func segment(_ text: String, tokenizeText: (_ stretch: Substring, _ startsInput: Bool, inout Segment) -> Void) -> Segment {
+        var seg = Segment()
+        for (index, raw) in matcher.split(text).enumerated() {
+            switch raw {
+            case let .added(token, matched):
+                seg.ids.append(token.id)
+                seg.tokens.append(String(matched))
+            case let .text(sub):
+                tokenizeText(sub, index == 0, &seg)
+            }
+        }
+        return seg
+    }
+}
+
+/// The pad token's id: the added token's, else the model's (`modelId`); neither is an error naming the file.
+func padTokenIdOf(_ padToken: String, addedTokens: [AddedToken], modelId: Int32?, path: String) throws -> Int32 {
+    guard let id = addedTokens.first(where: { $0.content == padToken })?.id ?? modelId else {
+        throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+    }
+    return id
+}
