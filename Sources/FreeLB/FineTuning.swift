@@ -96,7 +96,7 @@ public final class FineTuningRun {
                                   schedule: LinearWarmupDecay(baseLearningRate: Float(config.learningRate), warmupSteps: warmup, totalSteps: totalSteps),
                                   maxGradNorm: Float(config.maxGradNorm), seed: config.seed)
         model.dropoutController.reuseMasks = config.reuseDropoutMask
-        let method = config.makeMethod()
+        let method = try config.makeMethod()
 
         var record = TrainerStateRecord(globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
                                         dropoutGenerator: model.dropoutController.generatorState, configuration: config.json)

@@ -123,18 +123,18 @@ public struct RunConfiguration: Codable, Equatable {
     }
 
     /// The training step this configuration describes.
-    public func makeMethod() -> TrainingStep {
+    public func makeMethod() throws -> TrainingStep {
         let perturbation = PerturbationConfig(norm: norm, initMagnitude: Float(initMagnitude), radius: Float(radius),
                                               stepSize: Float(stepSize))
         switch method {
         case .vanilla: return VanillaStep()
-        case .freelb: return FreeLBStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask,
-                                        beginStep: beginStep, cleanPass: cleanPass)
+        case .freelb: return try FreeLBStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask,
+                                            beginStep: beginStep, cleanPass: cleanPass)
         case .pgd: return PGDStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask)
         case .freeat: return FreeATStep(perturbation: perturbation, steps: steps)
         case .random: return RandomPerturbationStep(radius: Float(radius), steps: steps, reuseDropoutMask: reuseDropoutMask)
-        case .yopo: return YOPOStep(perturbation: perturbation, steps: steps, innerSteps: innerSteps,
-                                    reuseDropoutMask: reuseDropoutMask)
+        case .yopo: return try YOPOStep(perturbation: perturbation, steps: steps, innerSteps: innerSteps,
+                                        reuseDropoutMask: reuseDropoutMask)
         }
     }
 

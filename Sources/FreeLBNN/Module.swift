@@ -50,15 +50,6 @@ public final class Linear: Module {
         self.bias = bias ? Tensor(zeros: [outFeatures]) : nil
     }
 
-    /// Uniform(−1/√in, 1/√in) like PyTorch's default, or N(0, std²) when `normalStd` is given (HF init).
-    public func initialize(generator: inout SeededGenerator, normalStd: Float? = nil) {
-        let fanIn = weight.shape[1]
-        let fresh = normalStd.map { Tensor.normal(weight.shape, std: $0, generator: &generator) }
-            ?? Tensor.uniform(weight.shape, low: -1 / Float(fanIn).squareRoot(), high: 1 / Float(fanIn).squareRoot(), generator: &generator)
-        weight.copy(from: fresh)
-        bias?.fill(0)
-    }
-
     public override var ownParameters: [(String, Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

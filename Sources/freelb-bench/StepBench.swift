@@ -123,10 +123,10 @@ func runStepBench(_ options: StepBenchOptions) throws {
         var multiplier = 3.0
         switch methodName {
         case "vanilla": method = VanillaStep()
-        case "freelb": method = FreeLBStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
+        case "freelb": method = try FreeLBStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
         case "pgd": method = PGDStep(perturbation: perturbation, steps: k); multiplier = 2 * Double(k) + 3
         case "freeat": method = FreeATStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
-        case "yopo": method = YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
+        case "yopo": method = try YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
         default: throw RunError("unknown method \(methodName)")
         }
         for _ in 0..<options.warmup { _ = method.step([batch], state: state) }

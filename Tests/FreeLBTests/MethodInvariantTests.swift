@@ -12,33 +12,44 @@ final class MethodInvariantTests: XCTestCase {
         TrainingState(model: model, optimizer: AdamW(learningRate: 1e-3), maxGradNorm: 1, seed: seed)
     }
 
-    func testFreeLBWithOnePassAndNoInitIsBitForBitVanilla() {
+    func testFreeLBWithOnePassAndNoInitIsBitForBitVanilla() throws {
         let a = TinyTask.model(), b = TinyTask.model()
         _ = VanillaStep().step([batch], state: state(a))
-        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0, radius: 0.5, stepSize: 0.1), steps: 1)
+        _ = try FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0, radius: 0.5, stepSize: 0.1), steps: 1)
             .step([batch], state: state(b))
         for ((name, p), (_, q)) in zip(a.namedParameters(), b.namedParameters()) {
             XCTAssertEqual(p.scalars, q.scalars, "\(name) differs")
         }
     }
 
-    func testReusedDropoutMasksGiveEqualLossesWhenDeltaDoesNotMove() {
+    func testSettingsOutOfRangeThrowANamedError() {
+        let config = PerturbationConfig(norm: .l2, initMagnitude: 0, radius: 0.5, stepSize: 0.1)
+        XCTAssertThrowsError(try FreeLBStep(perturbation: config, steps: 0)) {
+            XCTAssertEqual($0 as? MethodConfigurationError,
+                           .outOfRange(method: "freelb", parameter: "steps", value: 0, allowed: "≥ 1"))
+        }
+        XCTAssertThrowsError(try YOPOStep(perturbation: config, steps: 2, innerSteps: 3)) {
+            XCTAssertEqual("\($0)", "yopo: initMagnitude is 0.0, expected > 0")
+        }
+    }
+
+    func testReusedDropoutMasksGiveEqualLossesWhenDeltaDoesNotMove() throws {
         let config = PerturbationConfig(norm: .l2, initMagnitude: 0, radius: 0, stepSize: 0)
-        let reused = FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: true).step([batch], state: state(TinyTask.model()))
+        let reused = try FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: true).step([batch], state: state(TinyTask.model()))
         XCTAssertEqual(reused.passLosses.count, 3)
         XCTAssertEqual(reused.passLosses[0], reused.passLosses[1])
         XCTAssertEqual(reused.passLosses[1], reused.passLosses[2])
-        let fresh = FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: false).step([batch], state: state(TinyTask.model()))
+        let fresh = try FreeLBStep(perturbation: config, steps: 3, reuseDropoutMask: false).step([batch], state: state(TinyTask.model()))
         XCTAssertNotEqual(fresh.passLosses[0], fresh.passLosses[1], "resampled masks change the loss")
         XCTAssertNotEqual(fresh.passLosses[1], fresh.passLosses[2])
     }
 
-    func testProjectionKeepsEveryExampleInsideTheBallAndPaddingAtZero() {
+    func testProjectionKeepsEveryExampleInsideTheBallAndPaddingAtZero() throws {
         for norm in PerturbationNorm.allCases {
             let config = PerturbationConfig(norm: norm, initMagnitude: 0.6, radius: 0.3, stepSize: 0.2)
             let s = state(TinyTask.model())
             s.trace = StepTrace()
-            _ = FreeLBStep(perturbation: config, steps: 4).step([batch], state: s)
+            _ = try FreeLBStep(perturbation: config, steps: 4).step([batch], state: s)
             let (b, t) = (batch.input.shape[0], batch.input.shape[1])
             let width = 32
             for (pass, delta) in s.trace!.deltas.enumerated() {
@@ -86,7 +97,7 @@ final class MethodInvariantTests: XCTestCase {
         XCTAssertEqual(optimizer.learningRate, 1e-3, "all m steps use the rate of scheduler step 0")
     }
 
-    func testMultipleChoiceProjectionIsJointOverTheChoicesOfAQuestion() {
+    func testMultipleChoiceProjectionIsJointOverTheChoicesOfAQuestion() throws {
         // δ [B, C, T, d]: one L2 ball per question, so a single choice may exceed ε/√C but the question cannot exceed ε.
         let (b, c, t) = (2, 3, 5)
         let ids = (0..<(b * c * t)).map { Int32(10 + $0 % 30) }
@@ -96,7 +107,7 @@ final class MethodInvariantTests: XCTestCase {
         model.prepareParameters()
         let s = state(model)
         s.trace = StepTrace()
-        _ = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 1, radius: 0.25, stepSize: 0.3), steps: 3)
+        _ = try FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 1, radius: 0.25, stepSize: 0.3), steps: 3)
             .step([TrainingBatch(input: input, labels: .classes([0, 2]))], state: s)
         for delta in s.trace!.deltas.dropFirst() {
             XCTAssertEqual(delta.shape, [b, c, t, 32])
@@ -106,32 +117,32 @@ final class MethodInvariantTests: XCTestCase {
         }
     }
 
-    func testSameSeedGivesIdenticalParameters() {
-        func train() -> [Float] {
+    func testSameSeedGivesIdenticalParameters() throws {
+        func train() throws -> [Float] {
             let model = TinyTask.model(seed: 9)
             let trainer = Trainer(state: TrainingState(model: model, optimizer: AdamW(learningRate: 1e-3), seed: 4),
-                                  method: FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2))
+                                  method: try FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2))
             trainer.run(totalSteps: 3, epochBatches: { _ in TinyTask.batches(count: 24, batchSize: 8) })
             return model.parameters.flatMap(\.scalars)
         }
-        XCTAssertEqual(train(), train())
+        XCTAssertEqual(try train(), try train())
     }
 
-    func testCleanPassAddsOnePassAtDeltaZeroFirst() {
+    func testCleanPassAddsOnePassAtDeltaZeroFirst() throws {
         let model = TinyTask.model(dropout: 0)
         let s = state(model)
         let clean = TinyTask.model(dropout: 0)
         let vanillaLoss = VanillaStep().step([batch], state: state(clean)).passLosses[0]
-        let result = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.3, radius: 0.5, stepSize: 0.1), steps: 2,
+        let result = try FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.3, radius: 0.5, stepSize: 0.1), steps: 2,
                                 cleanPass: true).step([batch], state: s)
         XCTAssertEqual(result.passLosses.count, 3, "K + 1 passes")
         XCTAssertEqual(result.passLosses[0], vanillaLoss, "the first pass is clean")
         XCTAssertNotEqual(result.passLosses[1], vanillaLoss, "μ > 0: the adversarial passes are perturbed")
     }
 
-    func testAdvBeginStepTrainsVanillaFirst() {
+    func testAdvBeginStepTrainsVanillaFirst() throws {
         let s = state(TinyTask.model())
-        let method = FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 3, beginStep: 2)
+        let method = try FreeLBStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 3, beginStep: 2)
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 0: vanilla")
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 1, "step 1: vanilla")
         XCTAssertEqual(method.step([batch], state: s).passLosses.count, 3, "step 2: FreeLB")
@@ -139,7 +150,7 @@ final class MethodInvariantTests: XCTestCase {
 
     /// Two micro-batches of 4, each backpropagating loss/2, give the gradients of one batch of 8 (mean loss)
     /// when δ stays 0 (μ = 0, α = 0): accumulation divides by the number of micro-batches.
-    func testGradientAccumulationMatchesOneLargeBatch() {
+    func testGradientAccumulationMatchesOneLargeBatch() throws {
         let config = PerturbationConfig(norm: .l2, initMagnitude: 0, radius: 0, stepSize: 0)
         func split(_ b: TrainingBatch, _ range: Range<Int>) -> TrainingBatch {
             let t = b.input.shape[1]
@@ -151,18 +162,18 @@ final class MethodInvariantTests: XCTestCase {
         }
         let one = state(TinyTask.model(dropout: 0)), two = state(TinyTask.model(dropout: 0))
         one.trace = StepTrace(); two.trace = StepTrace()
-        _ = FreeLBStep(perturbation: config, steps: 2).step([batch], state: one)
-        _ = FreeLBStep(perturbation: config, steps: 2).step([split(batch, 0..<4), split(batch, 4..<8)], state: two)
+        _ = try FreeLBStep(perturbation: config, steps: 2).step([batch], state: one)
+        _ = try FreeLBStep(perturbation: config, steps: 2).step([split(batch, 0..<4), split(batch, 4..<8)], state: two)
         for (name, g) in one.trace!.gradients[0] {
             let h = two.trace!.gradients[0][name]!
             for i in g.indices { XCTAssertEqual(g[i], h[i], accuracy: 1e-6, "\(name)[\(i)]") }
         }
     }
 
-    func testYOPOCheapStepsOnlyTouchDelta() {
+    func testYOPOCheapStepsOnlyTouchDelta() throws {
         let model = TinyTask.model()
         let s = state(model)
-        let result = YOPOStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2, innerSteps: 3)
+        let result = try YOPOStep(perturbation: .init(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1), steps: 2, innerSteps: 3)
             .step([batch], state: s)
         XCTAssertEqual(result.passLosses.count, 3, "K+1 full passes")
         XCTAssertEqual(s.globalStep, 1)

@@ -7,11 +7,11 @@ import FreeLBNN
 import FreeLBTensor
 
 final class NonFiniteTrainingTests: XCTestCase {
-    func makeTrainer(policy: NonFinitePolicy, learningRate: Float = 1e-3) -> Trainer {
+    func makeTrainer(policy: NonFinitePolicy, learningRate: Float = 1e-3) throws -> Trainer {
         let model = TinyTask.model(seed: 3)
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: learningRate), maxGradNorm: 1, seed: 1)
         let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
-        let trainer = Trainer(state: state, method: FreeLBStep(perturbation: perturbation, steps: 2))
+        let trainer = Trainer(state: state, method: try FreeLBStep(perturbation: perturbation, steps: 2))
         trainer.nonFinitePolicy = policy
         return trainer
     }
@@ -27,8 +27,8 @@ final class NonFiniteTrainingTests: XCTestCase {
         }
     }
 
-    func testStopPolicyEndsTrainingAtTheFirstNonFiniteLossWithItsStepAndPass() {
-        let trainer = makeTrainer(policy: .stop)
+    func testStopPolicyEndsTrainingAtTheFirstNonFiniteLossWithItsStepAndPass() throws {
+        let trainer = try makeTrainer(policy: .stop)
         let batches = TinyTask.batches(count: 32, batchSize: 8)
         var reported: [NonFiniteValue] = []
         let poisoner = poison(trainer, after: 2)
@@ -48,8 +48,8 @@ final class NonFiniteTrainingTests: XCTestCase {
         XCTAssertEqual(nonFinite, 1)
     }
 
-    func testSkipPolicySkipsUpdatesAndStopsAfterTheLimit() {
-        let trainer = makeTrainer(policy: .skip(maxConsecutive: 2))
+    func testSkipPolicySkipsUpdatesAndStopsAfterTheLimit() throws {
+        let trainer = try makeTrainer(policy: .skip(maxConsecutive: 2))
         let batches = TinyTask.batches(count: 64, batchSize: 8)
         let poisoner = poison(trainer, after: 1)
         let completed = trainer.run(totalSteps: 8, epochBatches: { _ in batches }, onEvent: poisoner)
@@ -58,8 +58,8 @@ final class NonFiniteTrainingTests: XCTestCase {
         XCTAssertEqual(trainer.state.globalStep, 4)
     }
 
-    func testAnUpdateThatOverflowsTheParametersIsNeverSkippable() {
-        let trainer = makeTrainer(policy: .skip(maxConsecutive: 100), learningRate: 3e38)
+    func testAnUpdateThatOverflowsTheParametersIsNeverSkippable() throws {
+        let trainer = try makeTrainer(policy: .skip(maxConsecutive: 100), learningRate: 3e38)
         trainer.state.maxGradNorm = 0
         let batches = TinyTask.batches(count: 16, batchSize: 8)
         let completed = trainer.run(totalSteps: 4, epochBatches: { _ in batches })

@@ -21,8 +21,8 @@ final class OverfitTests: XCTestCase {
     }
 
     func testVanillaOverfits() { overfit(VanillaStep()) }
-    func testFreeLBOverfits() { overfit(FreeLBStep(perturbation: perturbation, steps: 3)) }
+    func testFreeLBOverfits() throws { overfit(try FreeLBStep(perturbation: perturbation, steps: 3)) }
     func testPGDOverfits() { overfit(PGDStep(perturbation: perturbation, steps: 2)) }
     func testFreeATOverfits() { overfit(FreeATStep(perturbation: perturbation, steps: 2)) }
-    func testYOPOOverfits() { overfit(YOPOStep(perturbation: perturbation, steps: 2, innerSteps: 2)) }
+    func testYOPOOverfits() throws { overfit(try YOPOStep(perturbation: perturbation, steps: 2, innerSteps: 2)) }
 }

@@ -78,6 +78,6 @@ final class RandomPerturbationTests: XCTestCase {
         XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("--adv-max-norm")) }
         config.radius = 0.03
         XCTAssertNoThrow(try config.validate())
-        XCTAssertEqual(config.makeMethod().name, "random")
+        XCTAssertEqual(try config.makeMethod().name, "random")
     }
 }

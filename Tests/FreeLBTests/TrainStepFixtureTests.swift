@@ -22,17 +22,17 @@ final class TrainStepFixtureTests: XCTestCase {
 
     static let resources = Bundle.module.url(forResource: "Resources", withExtension: nil)!
 
-    func makeMethod(_ name: String, _ index: [String: Any]) -> TrainingStep {
+    func makeMethod(_ name: String, _ index: [String: Any]) throws -> TrainingStep {
         let k = index["K"] as! Int
         let alpha = (index["adv_lr"] as! NSNumber).floatValue
         let l2 = (index["adv_max_norm_l2"] as! NSNumber).floatValue
         let linf = (index["adv_max_norm_linf"] as? NSNumber)?.floatValue ?? 0
         switch name {
         case "vanilla": return VanillaStep()
-        case "freelb_l2": return FreeLBStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
-        case "freelb_l2_noproj": return FreeLBStep(perturbation: .init(norm: .l2, radius: 0, stepSize: alpha), steps: k)
-        case "freelb_linf_sign": return FreeLBStep(perturbation: .init(norm: .linf, radius: linf, stepSize: alpha), steps: k)
-        case "freelb_linf_maxnorm": return FreeLBStep(perturbation: .init(norm: .linfMaxnorm, radius: linf, stepSize: alpha), steps: k)
+        case "freelb_l2": return try FreeLBStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
+        case "freelb_l2_noproj": return try FreeLBStep(perturbation: .init(norm: .l2, radius: 0, stepSize: alpha), steps: k)
+        case "freelb_linf_sign": return try FreeLBStep(perturbation: .init(norm: .linf, radius: linf, stepSize: alpha), steps: k)
+        case "freelb_linf_maxnorm": return try FreeLBStep(perturbation: .init(norm: .linfMaxnorm, radius: linf, stepSize: alpha), steps: k)
         case "pgd_l2": return PGDStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         case "freeat_l2": return FreeATStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         default: fatalError("unknown fixture method \(name)")
@@ -63,7 +63,7 @@ final class TrainStepFixtureTests: XCTestCase {
             state.customInitialPerturbation = { _ in initial.detachedCopy() }
             let trace = StepTrace()
             state.trace = trace
-            _ = makeMethod(method, index).step([TrainingBatch(input: input, labels: labels)], state: state)
+            _ = try makeMethod(method, index).step([TrainingBatch(input: input, labels: labels)], state: state)
 
             let adam = optimizerName == "adamw"
             let what = "\(modelName)/\(file)"

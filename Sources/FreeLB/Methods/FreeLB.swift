@@ -15,9 +15,12 @@ public struct FreeLBStep: TrainingStep {
     /// Adds one clean pass first (K+1 passes, loss/(K+1)).
     public var cleanPass: Bool
 
+    /// Throws `MethodConfigurationError` unless steps ≥ 1.
     public init(perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true,
-                beginStep: Int = 0, cleanPass: Bool = false) {
-        precondition(steps >= 1, "FreeLB needs at least one pass")
+                beginStep: Int = 0, cleanPass: Bool = false) throws {
+        guard steps >= 1 else {
+            throw MethodConfigurationError.outOfRange(method: "freelb", parameter: "steps", value: Double(steps), allowed: "≥ 1")
+        }
         self.perturbation = perturbation
         self.steps = steps
         self.reuseDropoutMask = reuseDropoutMask

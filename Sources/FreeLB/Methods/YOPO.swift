@@ -12,8 +12,13 @@ public struct YOPOStep: TrainingStep {
     public var innerSteps: Int
     public var reuseDropoutMask: Bool
 
-    public init(perturbation: PerturbationConfig, steps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) {
-        precondition(perturbation.initMagnitude > 0, "YOPO needs adv-init-mag > 0 (δ0 must not be zero)")
+    /// Throws `MethodConfigurationError` unless initMagnitude > 0 (δ0 must not be zero: the slope p of a
+    /// full pass at δ = 0 drives the cheap steps).
+    public init(perturbation: PerturbationConfig, steps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) throws {
+        guard perturbation.initMagnitude > 0 else {
+            throw MethodConfigurationError.outOfRange(method: "yopo", parameter: "initMagnitude",
+                                                      value: Double(perturbation.initMagnitude), allowed: "> 0")
+        }
         self.perturbation = perturbation
         self.steps = steps
         self.innerSteps = innerSteps

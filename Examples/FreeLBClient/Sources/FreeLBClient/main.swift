@@ -17,7 +17,7 @@ do {
     let batch = TrainingBatch(input: input, labels: .classes([0, 2]))
     try model.validate(input)
     let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.05, radius: 0.1, stepSize: 0.03)
-    let methods: [TrainingStep] = [FreeLBStep(perturbation: perturbation, steps: 3),
+    let methods: [TrainingStep] = [try FreeLBStep(perturbation: perturbation, steps: 3),
                                    FreeLBWithCleanLoss(perturbation: perturbation, steps: 3, cleanWeight: 0.5)]
     for method in methods {
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: 1e-3), seed: 1)
