@@ -280,10 +280,9 @@ extension FineTuningRun {
         }
     }
 
-    /// Settings that may change when a run is resumed: how long it trains, how often it evaluates,
-    /// where the files are. Anything else would silently mix two different trainings.
-    static let resumeMutableKeys: Set<String> = ["max-steps", "epochs", "eval-steps", "output-dir", "data-dir",
-                                                  "eval-limit", "eval-batch-size", "on-nonfinite", "nonfinite-skip-limit"]
+    /// Settings that may change when a run is resumed (`Setting.resumable`): how long it trains, how often
+    /// it evaluates, where the files are. Anything else would silently mix two different trainings.
+    static var resumeMutableKeys: Set<String> { RunConfiguration.resumableKeys }
 
     /// The model a `--model` value names, wherever the checkout is: the folder name or the hub id's last
     /// part ("/a/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/" and "sentence-transformers/all-MiniLM-L6-v2"

@@ -73,8 +73,25 @@ public struct RunConfiguration: Codable, Equatable {
 
     /// Decodes a partial JSON object: absent keys keep the current values.
     public func merging(json data: Data, file: String) throws -> RunConfiguration {
-        guard let object = try? JSONSerialization.jsonObject(with: data), var dict = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
             throw RunError("\(file): not a JSON object")
+        }
+        return try merging(values: dict, source: file)
+    }
+
+    /// The `source` of settings given as flags.
+    public static let commandLine = "the command line"
+
+    /// Applies settings keyed by their flag names (JSON values: numbers, strings, booleans); absent
+    /// keys keep the current values. `source` names where they came from in errors.
+    public func merging(values: [String: Any], source file: String) throws -> RunConfiguration {
+        var dict = values
+        // JSON cannot hold NaN or infinity, and no setting allows them: refuse them before the round trip.
+        for (key, value) in values {
+            guard let number = value as? Double, !number.isFinite else { continue }
+            let allowed = Self.setting(key)?.allowed ?? "a finite number"
+            throw RunError(file == Self.commandLine ? "--\(key) \(number): must be \(allowed)"
+                                                    : "\(file): field '\(key)': \(number) must be \(allowed)")
         }
         let known = Set(CodingKeys.allKeys)
         if let unknown = dict.keys.first(where: { !known.contains($0) }) {
@@ -136,54 +153,6 @@ public struct RunConfiguration: Codable, Equatable {
         case .yopo: return try YOPOStep(perturbation: perturbation, steps: steps, innerSteps: innerSteps,
                                         reuseDropoutMask: reuseDropoutMask)
         }
-    }
-
-    /// The allowed values of every numeric setting, by flag name (shown by `--help` and in errors).
-    public static let allowedValues: [String: String] = [
-        "max-seq-length": "an integer in 4...65536", "learning-rate": "a finite number > 0",
-        "batch-size": "an integer in 1...65536", "eval-batch-size": "an integer in 1...65536",
-        "gradient-accumulation-steps": "an integer in 1...65536", "epochs": "a finite number in (0, 100000]",
-        "max-steps": "an integer in 1...1000000000", "warmup-ratio": "a number in [0, 1]",
-        "warmup-steps": "an integer in 0...1000000000", "weight-decay": "a finite number ≥ 0",
-        "adam-epsilon": "a finite number > 0", "max-grad-norm": "a finite number ≥ 0 (0 disables clipping)",
-        "eval-steps": "an integer in 1...1000000000", "adv-steps": "an integer in 1...1000",
-        "adv-lr": "a finite number ≥ 0", "adv-init-mag": "a finite number ≥ 0 (> 0 for yopo)",
-        "adv-max-norm": "a finite number (≤ 0: no projection; > 0 for random)", "adv-begin-step": "an integer in 0...1000000000",
-        "yopo-inner-steps": "an integer in 1...1000", "train-limit": "an integer ≥ 1", "eval-limit": "an integer ≥ 1",
-        "nonfinite-skip-limit": "an integer in 0...1000000",
-    ]
-
-    /// Checks every value a user can get wrong; the error names the flag and its allowed values.
-    public func validate() throws {
-        if model.isEmpty { throw RunError("--model is required (a folder or a Hugging Face model id)") }
-        if task.isEmpty { throw RunError("--task is required") }
-        if outputDir.isEmpty { throw RunError("--output-dir is required") }
-        func check(_ flag: String, _ value: Any, _ ok: Bool) throws {
-            if !ok { throw RunError("--\(flag) \(value): must be \(Self.allowedValues[flag] ?? "valid")") }
-        }
-        func finite(_ x: Double) -> Bool { x.isFinite }
-        try check("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
-        try check("learning-rate", learningRate, finite(learningRate) && learningRate > 0)
-        try check("batch-size", batchSize, (1...65536).contains(batchSize))
-        try check("eval-batch-size", evalBatchSize, (1...65536).contains(evalBatchSize))
-        try check("gradient-accumulation-steps", gradientAccumulationSteps, (1...65536).contains(gradientAccumulationSteps))
-        try check("epochs", epochs, finite(epochs) && epochs > 0 && epochs <= 100_000)
-        if let maxSteps { try check("max-steps", maxSteps, (1...1_000_000_000).contains(maxSteps)) }
-        try check("warmup-ratio", warmupRatio, (0...1).contains(warmupRatio))
-        if let warmupSteps { try check("warmup-steps", warmupSteps, (0...1_000_000_000).contains(warmupSteps)) }
-        try check("weight-decay", weightDecay, finite(weightDecay) && weightDecay >= 0)
-        try check("adam-epsilon", adamEpsilon, finite(adamEpsilon) && adamEpsilon > 0)
-        try check("max-grad-norm", maxGradNorm, finite(maxGradNorm) && maxGradNorm >= 0)
-        if let evalSteps { try check("eval-steps", evalSteps, (1...1_000_000_000).contains(evalSteps)) }
-        try check("adv-steps", steps, (1...1000).contains(steps))
-        try check("adv-lr", stepSize, finite(stepSize) && stepSize >= 0)
-        try check("adv-init-mag", initMagnitude, finite(initMagnitude) && initMagnitude >= 0 && (method != .yopo || initMagnitude > 0))
-        try check("adv-max-norm", radius, finite(radius) && (method != .random || radius > 0))
-        try check("adv-begin-step", beginStep, (0...1_000_000_000).contains(beginStep))
-        try check("yopo-inner-steps", innerSteps, (1...1000).contains(innerSteps))
-        if let trainLimit { try check("train-limit", trainLimit, trainLimit >= 1) }
-        if let evalLimit { try check("eval-limit", evalLimit, evalLimit >= 1) }
-        try check("nonfinite-skip-limit", nonfiniteSkipLimit, (0...1_000_000).contains(nonfiniteSkipLimit))
     }
 }
 

@@ -25,7 +25,7 @@ func validateThreads(_ threads: Int?) throws {
     if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads \(threads): must be \(threadsAllowed)") }
 }
 
-/// A flag outside its allowed values (`RunConfiguration.allowedValues`), reported when parsed.
+/// A flag outside its allowed values (`RunConfiguration.settings`), reported when parsed.
 func checkFlag(_ flag: String, _ value: Any, _ ok: Bool, allowedKey: String? = nil) throws {
     if !ok { throw ValidationError("--\(flag) \(value): must be \(allowed(allowedKey ?? flag))") }
 }

@@ -18,6 +18,26 @@ final class RunConfigurationTests: XCTestCase {
         }
     }
 
+    /// Every stored setting has exactly one declaration (`RunConfiguration.settings`), which gives its key,
+    /// help, allowed values and resume rule; `--help` shows the real default.
+    func testEverySettingIsDeclaredOnce() throws {
+        let declared = RunConfiguration.settings.map(\.key)
+        XCTAssertEqual(declared.count, Set(declared).count, "a key declared twice")
+        XCTAssertEqual(Set(declared), Set(RunConfiguration.CodingKeys.allKeys), "settings vs JSON keys")
+        let properties = Mirror(reflecting: RunConfiguration()).children.compactMap(\.label)
+        XCTAssertEqual(Set(RunConfiguration.settings.map(\.propertyName)), Set(properties), "settings vs stored properties")
+        XCTAssertEqual(RunConfiguration.resumableKeys, ["data-dir", "output-dir", "eval-batch-size", "epochs", "max-steps", "eval-steps",
+                                                        "eval-limit", "on-nonfinite", "nonfinite-skip-limit"])
+        XCTAssertTrue(RunConfiguration.helpText("learning-rate").contains("(default: 2e-05) Allowed: a finite number > 0."))
+        XCTAssertTrue(RunConfiguration.helpText("eval-steps").contains("(default: every epoch)"))
+        XCTAssertFalse(RunConfiguration.helpText("model").contains("default"), "no default for a required setting")
+        var bad = RunConfiguration()
+        bad.model = "m"; bad.task = "rte"; bad.outputDir = "o"
+        XCTAssertNoThrow(try bad.validate())
+        bad.learningRate = .nan
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual("\($0)", "--learning-rate nan: must be a finite number > 0") }
+    }
+
     func testPresetsFollowTheSpecTable() throws {
         var c = RunConfiguration()
         try c.applyPreset("RTE")
