@@ -7,4 +7,17 @@ set -euo pipefail
 scripts/check-dependencies.sh
 bash scripts/example-check.sh   # a package depending on this one by URL and version builds and runs
 swift build --build-tests
-swift test --skip-build "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+swift test --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# XCTest's result as the closing line (Swift Testing, which has no tests here, prints its empty summary last).
+summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1 || true)
+if [[ $summary =~ Executed\ ([0-9]+)\ tests?,\ with\ (([0-9]+)\ tests?\ skipped\ and\ )? ]]; then
+    total=${BASH_REMATCH[1]}; skipped=${BASH_REMATCH[3]:-0}
+    failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
+    echo "XCTest: $((total - skipped - failed)) passed, $failed failed, $skipped skipped"
+fi
+exit "$status"

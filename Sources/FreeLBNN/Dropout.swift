@@ -41,7 +41,7 @@ public final class DropoutController {
     }
 
     /// Masks currently held (for tests and diagnostics).
-    public var maskCount: Int { masks.count }
+    var maskCount: Int { masks.count }   // tests
 
     /// The RNG state, for exact resume.
     public var generatorState: SeededGenerator {

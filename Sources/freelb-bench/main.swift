@@ -9,7 +9,7 @@ let benchUsage = """
       kernels   GEMM GFLOP/s at transformer shapes (vs numpy when python3 + numpy are on PATH),
                 GB/s of the GELU / softmax / LayerNorm / dropout-mask C kernels on 1 and N threads
       step      full training steps (vanilla, FreeLB-K, PGD, FreeAT, YOPO) of an all-MiniLM-L6-v2-sized
-                model, with the PyTorch peer (../shared/bench/torch_baseline.py) in the same run when
+                model, with the PyTorch peer (benchmarks/torch_baseline.py) in the same run when
                 python3 has torch + transformers (FREELB_TORCH_PYTHON picks the interpreter)
     options (step): --batch 32 --seq 128 --steps 5 --warmup 1 --threads N --methods vanilla,freelb
                     --adv-steps 3 --no-dropout --model-dir DIR --no-peer --peer-script PATH --json

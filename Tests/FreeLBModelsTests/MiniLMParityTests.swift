@@ -5,7 +5,7 @@ import FreeLBSafetensors
 import FreeLBTensor
 
 /// Real-model forward parity: all-MiniLM-L6-v2 (BertModel, 6 layers, H 384) on the 8 sentences of
-/// ../shared/fixtures/minilm (README §5), against the float64 PyTorch reference in Resources/minilm.
+/// tools/goldens/FIXTURES.md §5, against the float64 PyTorch reference in Resources/minilm.
 ///
 /// The checkpoint (~90 MB) is not in the repository: set FREELB_MINILM_DIR to a folder holding its
 /// config.json and model.safetensors, e.g.

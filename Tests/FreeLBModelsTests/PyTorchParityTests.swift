@@ -2,7 +2,7 @@ import XCTest
 import FreeLBModels
 import FreeLBTensor
 
-/// Forward and backward parity with PyTorch + transformers (../shared/fixtures, README §1, §2, §7, §8).
+/// Forward and backward parity with PyTorch + transformers (tools/goldens/FIXTURES.md §1, §2, §7, §8).
 /// Tolerance: the README measures float32 torch vs the float64 reference at ≤ 1e-6 abs on activations and
 /// logits and ≤ 1.5e-6 on gradients, and calls atol 1e-5 / rtol 1e-4 comfortable, 1e-6 / 1e-5 achievable.
 /// We assert atol 5e-6 / rtol 1e-5: within a small factor of what float32 itself gets.

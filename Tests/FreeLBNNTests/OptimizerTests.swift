@@ -1,5 +1,5 @@
 import XCTest
-import FreeLBNN
+@testable import FreeLBNN
 import FreeLBTensor
 
 final class OptimizerTests: XCTestCase {

@@ -7,7 +7,7 @@ import FreeLBSafetensors
 import FreeLBTensor
 import FreeLBTestSupport
 
-/// One training step of every method against PyTorch (../shared/fixtures/tiny-bert/train_steps, README §3).
+/// One training step of every method against PyTorch (Resources/tiny-bert/train_steps; tools/goldens/FIXTURES.md §3).
 /// Tolerances from that README: SGD results agree with float32 torch to ≤ 1.3e-7 (params), 1e-6 (grads),
 /// 1.6e-7 (deltas), so atol 1e-6 / rtol 1e-5 is asserted. AdamW moves each weight by ≈ ±lr, which is
 /// insensitive to g except where |g| is within a few eps: params get atol 5e-5, and the analytically-zero
