@@ -90,18 +90,30 @@ void FLB_FN(flb_softmax_forward)(const float *x, float *y, long rows, long cols,
     }
 }
 
+// Σ a·b over one row of `cols` (b == NULL: Σ a), vector lanes summed at the end.
+FLB_INLINE float FLB_FN(flb_row_dot)(const float *a, const float *b, long cols) {
+    long full = cols / FLB_W * FLB_W, k = cols - full;
+    vf acc = 0.0f;
+    long c = 0;
+    if (b) {
+        for (; c < full; c += FLB_W) acc += vload(a + c) * vload(b + c);
+        if (k) acc += vload_part(a + c, k, 0.0f) * vload_part(b + c, k, 0.0f);
+    } else {
+        for (; c < full; c += FLB_W) acc += vload(a + c);
+        if (k) acc += vload_part(a + c, k, 0.0f);
+    }
+    return (float)vhsum(acc);
+}
+
 // dx = scale · y ⊙ (dy − Σ dy·y)
 void FLB_FN(flb_softmax_backward)(const float *y, const float *dy, float *dx, long rows, long cols, float scale) {
     long full = cols / FLB_W * FLB_W, k = cols - full;
     for (long r = 0; r < rows; r++) {
         const float *yr = y + r * cols, *dr = dy + r * cols;
         float *xr = dx + r * cols;
-        vf acc = 0.0f;
+        float dot = FLB_FN(flb_row_dot)(yr, dr, cols);
         long c = 0;
-        for (; c < full; c += FLB_W) acc += vload(yr + c) * vload(dr + c);
-        if (k) acc += vload_part(yr + c, k, 0.0f) * vload_part(dr + c, k, 0.0f);
-        float dot = (float)vhsum(acc);
-        for (c = 0; c < full; c += FLB_W) vstore(xr + c, scale * (vload(yr + c) * (vload(dr + c) - dot)));
+        for (; c < full; c += FLB_W) vstore(xr + c, scale * (vload(yr + c) * (vload(dr + c) - dot)));
         if (k) vstore_part(xr + c, scale * (vload_part(yr + c, k, 0.0f) * (vload_part(dr + c, k, 0.0f) - dot)), k);
     }
 }
@@ -134,16 +146,11 @@ void FLB_FN(flb_log_softmax_forward)(const float *x, float *y, long rows, long c
 // dx = dy − exp(y) Σ dy
 void FLB_FN(flb_log_softmax_backward)(const float *y, const float *dy, float *dx, long rows, long cols) {
     long full = cols / FLB_W * FLB_W, k = cols - full;
-    for (long r = 0; r < rows; r++) {
-        const float *yr = y + r * cols, *dr = dy + r * cols;
-        float *xr = dx + r * cols;
-        vf acc = 0.0f;
+    for (long o = 0; o < rows * cols; o += cols) {   // o: the row's offset
+        float s = FLB_FN(flb_row_dot)(dy + o, NULL, cols);
         long c = 0;
-        for (; c < full; c += FLB_W) acc += vload(dr + c);
-        if (k) acc += vload_part(dr + c, k, 0.0f);
-        float s = (float)vhsum(acc);
-        for (c = 0; c < full; c += FLB_W) vstore(xr + c, vload(dr + c) - vexp(vload(yr + c)) * s);
-        if (k) vstore_part(xr + c, vload_part(dr + c, k, 0.0f) - vexp(vload_part(yr + c, k, 0.0f)) * s, k);
+        for (; c < full; c += FLB_W) vstore(dx + o + c, vload(dy + o + c) - vexp(vload(y + o + c)) * s);
+        if (k) vstore_part(dx + o + c, vload_part(dy + o + c, k, 0.0f) - vexp(vload_part(y + o + c, k, 0.0f)) * s, k);
     }
 }
 

@@ -100,6 +100,34 @@ public final class TrainingState {
         globalStep += 1
     }
 
+    /// The frame of a step with one update per batch: dropout-mask reuse set, gradients zeroed, then for each
+    /// micro-batch fresh dropout masks and `body(batch, mask)` (`mask`: the batch's real-token mask for δ).
+    /// The update (`updateOnce`) is left to the caller.
+    public func forEachMicroBatch(_ microBatches: [TrainingBatch], reuseDropoutMask: Bool,
+                                  _ body: (TrainingBatch, PerturbationMask) -> Void) {
+        model.dropoutController.reuseMasks = reuseDropoutMask
+        model.zeroGrad()
+        for batch in microBatches {                                     // each micro-batch has its own δ
+            model.dropoutController.beginBatch()                        // masks sampled on the first pass
+            body(batch, PerturbationMask(batch.input, width: model.config.embeddingSize))
+        }
+    }
+
+    /// One pass at δ that also gives δ's gradient: the loss at a leaf copy of δ, `backward(loss, leaf)` (the
+    /// caller chooses which gradients it fills), and the leaf's gradient (nil when the loss does not reach δ).
+    /// δ, the loss and the gradient go to the trace.
+    public func passWithDeltaGradient(_ batch: TrainingBatch, delta: Tensor,
+                                      backward: (_ loss: Tensor, _ leaf: Tensor) -> Void)
+        -> (loss: Float, leaf: Tensor, gradient: Tensor?) {
+        let leaf = delta.detachedCopy(requiresGrad: true)
+        trace?.deltas.append(leaf.detachedCopy())
+        let loss = lossAt(batch, delta: leaf)                           // E recomputed: fresh graph every pass
+        trace?.losses.append(loss.item)
+        backward(loss, leaf)
+        if let g = leaf.grad { trace?.deltaGradients.append(g.detachedCopy()) }
+        return (loss.item, leaf, leaf.grad)
+    }
+
     /// δ0 for a micro-batch: `customInitialPerturbation`, else the random start of `config` (docs/method.md).
     public func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
         if let custom = customInitialPerturbation { return custom(input) }

@@ -130,12 +130,9 @@ public struct BertSpecialTokens: Sendable, Equatable {
 
     /// Reads `unk_token` etc., given as a string or as `{"content": ...}`.
     mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        func read(_ key: String) throws -> String? { try r.specialToken(json, key) }
-        unk = try read("unk_token") ?? unk
-        sep = try read("sep_token") ?? sep
-        pad = try read("pad_token") ?? pad
-        cls = try read("cls_token") ?? cls
-        mask = try read("mask_token") ?? mask
+        try r.updateSpecialTokens(&self, from: json,
+                                  [("unk_token", \.unk), ("sep_token", \.sep), ("pad_token", \.pad), ("cls_token", \.cls),
+                                   ("mask_token", \.mask)])
     }
 }
 

@@ -90,12 +90,9 @@ public struct RobertaSpecialTokens: Sendable, Equatable {
     public init() {}
 
     mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        func read(_ key: String) throws -> String? { try r.specialToken(json, key) }
-        bos = try read("bos_token") ?? bos
-        pad = try read("pad_token") ?? pad
-        eos = try read("eos_token") ?? eos
-        unk = try read("unk_token") ?? unk
-        mask = try read("mask_token") ?? mask
+        try r.updateSpecialTokens(&self, from: json,
+                                  [("bos_token", \.bos), ("pad_token", \.pad), ("eos_token", \.eos), ("unk_token", \.unk),
+                                   ("mask_token", \.mask)])
     }
 }
 

@@ -108,11 +108,17 @@ struct JSONReader {
         guard type == expected else { throw TokenizerError.unsupported(path: path, field: "\(field).type", found: type) }
     }
 
-    /// A special token given as a string or as `{"content": ...}`; nil when absent or null.
-    func specialToken(_ json: [String: Any], _ key: String) throws -> String? {
-        guard let v = json[key], !(v is NSNull) else { return nil }
-        if let dict = v as? [String: Any] { return try string(dict["content"], "\(key).content") }
-        return try string(v, key)
+    /// Sets each `(key, field)` of `tokens` from `json[key]`, a string or `{"content": ...}`; an absent or
+    /// null key keeps the field's value.
+    func updateSpecialTokens<T>(_ tokens: inout T, from json: [String: Any], _ fields: [(String, WritableKeyPath<T, String>)]) throws {
+        for (key, field) in fields {
+            guard let v = json[key], !(v is NSNull) else { continue }
+            if let dict = v as? [String: Any] {
+                tokens[keyPath: field] = try string(dict["content"], "\(key).content")
+            } else {
+                tokens[keyPath: field] = try string(v, key)
+            }
+        }
     }
 
     func mismatch(_ field: String, _ expected: String, _ found: Any?) -> TokenizerError {

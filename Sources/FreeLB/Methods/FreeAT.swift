@@ -28,15 +28,12 @@ public struct FreeATStep: TrainingStep {
             model.zeroGrad()
             for (i, batch) in microBatches.enumerated() {
                 dropout.beginBatch()                                    // fresh masks every replay
-                let leaf = deltas[i].detachedCopy(requiresGrad: true)
-                state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = state.lossAt(batch, delta: leaf)             // embeddings re-read from θ_t
-                losses.append(loss.item)
-                state.trace?.losses.append(loss.item)
-                loss.scaled(by: 1 / Float(microBatches.count)).backward()
-                guard let g = leaf.grad else { continue }
-                state.trace?.deltaGradients.append(g.detachedCopy())
-                deltas[i] = Perturbation.ascend(leaf, gradient: g, mask: masks[i], config: perturbation)
+                let pass = state.passWithDeltaGradient(batch, delta: deltas[i]) { loss, _ in   // embeddings re-read from θ_t
+                    loss.scaled(by: 1 / Float(microBatches.count)).backward()
+                }
+                losses.append(pass.loss)
+                guard let g = pass.gradient else { continue }
+                deltas[i] = Perturbation.ascend(pass.leaf, gradient: g, mask: masks[i], config: perturbation)
             }
             state.optimizerStep()                                       // an update after every replay
         }

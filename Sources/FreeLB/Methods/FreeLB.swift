@@ -33,33 +33,23 @@ public struct FreeLBStep: TrainingStep {
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         guard state.globalStep >= beginStep else { return VanillaStep().step(microBatches, state: state) }
-        let model = state.model
-        let dropout = model.dropoutController
-        dropout.reuseMasks = reuseDropoutMask
-        let accumulation = Float(microBatches.count)
-        let scale = 1 / (Float(passesPerBatch) * accumulation)          // each pass backpropagates loss/K
+        let scale = 1 / (Float(passesPerBatch) * Float(microBatches.count))   // each pass backpropagates loss/K
         var losses: [Float] = []
-        model.zeroGrad()
-        for batch in microBatches {                                     // each micro-batch has its own δ
-            dropout.beginBatch()                                        // masks sampled on the first pass
-            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+        state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)   // δ0 = init(μ)
             if cleanPass { losses.append(VanillaStep.cleanPass(batch, state: state, scale: scale)) }
             for t in 0..<steps {
-                dropout.beginPass()
-                let leaf = delta.detachedCopy(requiresGrad: true)
-                state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = state.lossAt(batch, delta: leaf)             // E recomputed: fresh graph every pass
-                losses.append(loss.item)
-                state.trace?.losses.append(loss.item)
-                loss.scaled(by: scale).backward()                       // parameter grads ACCUMULATE
-                guard let g = leaf.grad else { break }
-                state.trace?.deltaGradients.append(g.detachedCopy())
+                state.model.dropoutController.beginPass()
+                let pass = state.passWithDeltaGradient(batch, delta: delta) { loss, _ in
+                    loss.scaled(by: scale).backward()                   // parameter grads ACCUMULATE
+                }
+                losses.append(pass.loss)
+                guard let g = pass.gradient else { break }
                 if t == steps - 1 {                                    // the last δ gradient is not used
-                    state.trace?.deltas.append(Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation))
+                    state.trace?.deltas.append(Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation))
                     break
                 }
-                delta = Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation)
+                delta = Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation)
             }
         }
         state.updateOnce()                                              // ONE parameter update per batch

@@ -19,25 +19,17 @@ public struct PGDStep: TrainingStep {
     public var passesPerBatch: Int { steps + 1 }
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
-        let model = state.model
-        let dropout = model.dropoutController
-        dropout.reuseMasks = reuseDropoutMask
+        let dropout = state.model.dropoutController
         var losses: [Float] = []
-        model.zeroGrad()
-        for batch in microBatches {
-            dropout.beginBatch()
-            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+        state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
             for _ in 0..<steps {
                 dropout.beginPass()
-                let leaf = delta.detachedCopy(requiresGrad: true)
-                state.trace?.deltas.append(leaf.detachedCopy())
-                let loss = state.lossAt(batch, delta: leaf)
-                state.trace?.losses.append(loss.item)
-                loss.backward(onlyInto: [leaf])                         // δ gradient only
-                guard let g = leaf.grad else { break }
-                state.trace?.deltaGradients.append(g.detachedCopy())
-                delta = Perturbation.ascend(leaf, gradient: g, mask: mask, config: perturbation)
+                let pass = state.passWithDeltaGradient(batch, delta: delta) { loss, leaf in
+                    loss.backward(onlyInto: [leaf])                     // δ gradient only
+                }
+                guard let g = pass.gradient else { break }
+                delta = Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation)
             }
             dropout.beginPass()
             state.trace?.deltas.append(delta.detachedCopy())

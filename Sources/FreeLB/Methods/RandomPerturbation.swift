@@ -24,16 +24,11 @@ public struct RandomPerturbationStep: TrainingStep {
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
-        let dropout = model.dropoutController
-        dropout.reuseMasks = reuseDropoutMask
         let scale = 1 / (Float(steps) * Float(microBatches.count))     // each pass backpropagates loss/K
         var losses: [Float] = []
-        model.zeroGrad()
-        for batch in microBatches {
-            dropout.beginBatch()
-            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+        state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             for _ in 0..<steps {
-                dropout.beginPass()
+                model.dropoutController.beginPass()
                 let delta = Perturbation.randomOnSphere(shape: model.perturbationShape(batch.input), mask: mask,
                                                         radius: radius, generator: &state.perturbationGenerator)
                 state.trace?.deltas.append(delta.detachedCopy())

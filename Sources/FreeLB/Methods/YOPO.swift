@@ -31,13 +31,9 @@ public struct YOPOStep: TrainingStep {
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
         let dropout = model.dropoutController
-        dropout.reuseMasks = reuseDropoutMask
         let scale = 1 / (Float(steps + 1) * Float(microBatches.count))
         var losses: [Float] = []
-        model.zeroGrad()
-        for batch in microBatches {
-            dropout.beginBatch()
-            let mask = PerturbationMask(batch.input, width: model.config.embeddingSize)
+        state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)
             for t in 0...steps {
                 dropout.beginPass()

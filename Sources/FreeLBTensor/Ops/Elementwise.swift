@@ -35,15 +35,22 @@ func forEachBroadcastOffset(_ shape: [Int], to target: [Int], _ body: (_ outInde
     var offset = 0
     for out in 0..<total {
         body(out, offset)
-        var axis = target.count - 1
-        while axis >= 0 {
-            index[axis] += 1
-            offset += strides[axis]
-            if index[axis] < target[axis] { break }
-            offset -= strides[axis] * index[axis]
-            index[axis] = 0
-            axis -= 1
-        }
+        advanceIndex(&index, offset: &offset, shape: target, strides: strides, lastAxis: target.count - 1)
+    }
+}
+
+/// Steps a row-major multi-index over `shape` by one along `lastAxis` (carrying into the outer axes, like an
+/// odometer) and keeps `offset` = Σ index[a]·strides[a].
+@inline(__always)
+func advanceIndex(_ index: inout [Int], offset: inout Int, shape: [Int], strides: [Int], lastAxis: Int) {
+    var axis = lastAxis
+    while axis >= 0 {
+        index[axis] += 1
+        offset += strides[axis]
+        if index[axis] < shape[axis] { return }
+        offset -= strides[axis] * index[axis]
+        index[axis] = 0
+        axis -= 1
     }
 }
 

@@ -120,14 +120,6 @@ func permuteCopy(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Fl
             for j in 0..<lastDim { dst[i + j] = src[offset + j * lastStride] }
         }
         i += lastDim
-        var axis = rank - 2
-        while axis >= 0 {
-            index[axis] += 1
-            offset += inputStrides[axis]
-            if index[axis] < outShape[axis] { break }
-            offset -= inputStrides[axis] * index[axis]
-            index[axis] = 0
-            axis -= 1
-        }
+        advanceIndex(&index, offset: &offset, shape: outShape, strides: inputStrides, lastAxis: rank - 2)
     }
 }
