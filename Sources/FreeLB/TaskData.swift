@@ -37,6 +37,8 @@ public struct TaskSplit {
     /// Gold labels in file order: class ids (or −1), or scores.
     public let classLabels: [Int]?
     public let scores: [Float]?
+    /// Multiple choice: each question's choice labels ("A"…), for prediction files.
+    public let choiceLabels: [[String]]?
 
     public init(task: TaskSpec, split: Split, dataDir: URL, tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
                 shuffle: Bool, seed: UInt64, limit: Int? = nil, groupByLength: Bool = false) throws {
@@ -48,6 +50,7 @@ public struct TaskSplit {
             ids = examples.map(\.guid)
             classLabels = task.isRegression ? nil : examples.map { if case .classIndex(let c)? = $0.label { return c } else { return -1 } }
             scores = task.isRegression ? examples.map { if case .score(let s)? = $0.label { return s } else { return .nan } } : nil
+            choiceLabels = nil
             batcher = try Batcher(examples: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
                                   shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         case .multipleChoice(var examples):
@@ -55,6 +58,7 @@ public struct TaskSplit {
             ids = examples.map(\.id)
             classLabels = examples.map { $0.label ?? -1 }
             scores = nil
+            choiceLabels = examples.map(\.choiceLabels)
             batcher = try Batcher(multipleChoice: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
                                   shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writes GLUE test predictions in the layout the GLUE server accepts: one file per task
+/// Writes test predictions: GLUE in the layout the GLUE server accepts: one file per task
 /// (CoLA.tsv, SST-2.tsv, MRPC.tsv, STS-B.tsv, QQP.tsv, MNLI-m.tsv, MNLI-mm.tsv, QNLI.tsv, RTE.tsv, WNLI.tsv, AX.tsv),
 /// header `index\tprediction`, then one row per test example: its index and the label name
 /// (STS-B: the score clipped to [0, 5], 3 decimals). Zip the folder's files to submit.
@@ -34,6 +34,37 @@ public enum SubmissionWriter {
         }
         let values = scores.map { String(format: "%.3f", $0.isNaN ? 0 : min(5, max(0, $0))) }
         return try write(task: task, split: split, ids: ids, values: values, to: directory)
+    }
+
+    /// Multiple choice (ARC, CommonsenseQA): the leaderboards' CSV, one `question id,answer label` line per
+    /// question (no header), the label being the predicted choice's own label ("A"…"E", or "1"…"4" in
+    /// some ARC questions). Written to `<task>-<split>-predictions.csv`.
+    @discardableResult
+    public static func writeMultipleChoice(task: TaskSpec, split: Split = .test, ids: [String], choiceLabels: [[String]],
+                                           predictions: [Int], to directory: URL) throws -> URL {
+        guard task.isMultipleChoice else {
+            throw DataError(.invalidArgument, field: "task", "task \(task.name) is not a multiple-choice task")
+        }
+        guard ids.count == predictions.count, choiceLabels.count == predictions.count else {
+            throw DataError(.invalidArgument, field: "ids", "\(ids.count) ids and \(choiceLabels.count) questions for "
+                            + "\(predictions.count) predictions")
+        }
+        var text = ""
+        for (i, p) in predictions.enumerated() {
+            guard choiceLabels[i].indices.contains(p) else {
+                throw DataError(.invalidLabel, field: "predictions[\(i)]",
+                                "choice \(p) is outside the \(choiceLabels[i].count) choices of question \(ids[i])")
+            }
+            text += "\(ids[i]),\(choiceLabels[i][p])\n"
+        }
+        let url = directory.appendingPathComponent("\(task.name)-\(split.rawValue)-predictions.csv")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw DataError(.unreadable, file: url.path, "cannot write predictions: \(error.localizedDescription)")
+        }
+        return url
     }
 
     /// The file name the GLUE server expects for `task`/`split` ("MNLI-mm.tsv" for MNLI `testMismatched`).

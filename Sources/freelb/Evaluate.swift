@@ -73,7 +73,7 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write GLUE submission files (index, prediction as a label name; STS-B clipped to [0, 5]).")
+        abstract: "Write submission files: GLUE (index, prediction as a label name; STS-B clipped to [0, 5]); ARC and CommonsenseQA (question id, answer label; the leaderboards' CSV).")
 
     @OptionGroup var options: ModelAndData
     @Option(help: "The split to predict. (default: test)") var split: Split?
@@ -93,7 +93,10 @@ struct Predict: ParsableCommand {
             let folder = URL(fileURLWithPath: outputDir)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let file: URL
-            if let scores {
+            if data.task.isMultipleChoice, let choiceLabels = data.choiceLabels {
+                file = try SubmissionWriter.writeMultipleChoice(task: data.task, split: split, ids: data.ids, choiceLabels: choiceLabels,
+                                                                predictions: classes ?? [], to: folder)
+            } else if let scores {
                 file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, scores: scores.map(Double.init), to: folder)
             } else {
                 file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, predictions: classes ?? [], to: folder)
