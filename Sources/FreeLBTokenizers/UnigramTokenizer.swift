@@ -9,13 +9,13 @@ public struct UnigramTokenizer: SegmentTokenizer {
     public let wordSplitter: WordSplitter?
     public let unigram: Unigram
     public let decoder: TokenDecoder?
-    public let postProcessor: TemplatePostProcessor
-    public let addedTokens: [AddedToken]
-    /// Default `.treatAsAbsent` (transformers / run_glue).
-    public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
     public let padToken: String
     public let padTokenId: Int32
+    public let postProcessor: TemplatePostProcessor
+    public let addedTokens: [AddedToken]
     let matcher: AddedTokenMatcher
+    /// Default `.treatAsAbsent` (transformers / run_glue).
+    public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
 
     public init(unigram: Unigram, normalizer: TextNormalizer?, wordSplitter: WordSplitter?, decoder: TokenDecoder?,
                 addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String = "<pad>",

@@ -27,8 +27,10 @@ struct Measurement {
     var group: String
     var name: String
     var threads: Int
+    /// The rate, in `unit` (GFLOP/s or GB/s)
     var value: Double
     var unit: String
+    /// The median wall time of one call, in milliseconds
     var medianMs: Double
     var note: String = ""
 

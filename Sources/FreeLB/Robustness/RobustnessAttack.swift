@@ -61,12 +61,6 @@ public struct RobustnessExample {
     /// Position in the dev set: identifies the example in the report and seeds its δ0.
     public var id: Int
 
-    public init(input: EncoderInput, label: Int32, id: Int) {
-        self.input = input
-        self.label = label
-        self.id = id
-    }
-
     /// Splits dev batches into single examples (ids 0, 1, … in order), each trimmed of trailing
     /// padding columns. Labels must be class ids ≥ 0.
     public static func split(_ batches: [TrainingBatch]) throws -> [RobustnessExample] {
@@ -98,6 +92,12 @@ public struct RobustnessExample {
             }
         }
         return examples
+    }
+
+    public init(input: EncoderInput, label: Int32, id: Int) {
+        self.input = input
+        self.label = label
+        self.id = id
     }
 }
 
@@ -196,14 +196,15 @@ public enum RobustnessAnalysis {
     /// State of one example during an attack.
     private struct Slot {
         let example: RobustnessExample
-        let radius: Float
+        /// m_b, the example's real tokens
         let mask: PerturbationMask
+        /// The ascent step: radius r (step.radius), α
         let step: PerturbationConfig
         /// δ_b: [1, T_b, d] or [1, C, T_b, d]
         var delta: Tensor
         var result: AttackResult
-        var previousLoss: Double?
-        var flatSteps = 0
+        /// The last loss, and the flat steps on the sphere in a row that ended with it (early stop)
+        var previousLoss: Double?, flatSteps = 0
         var done = false
     }
 
@@ -225,7 +226,7 @@ public enum RobustnessAnalysis {
                                              generator: &generator)
             let result = AttackResult(radius: r, maxLoss: -.infinity, cleanLoss: clean[i], steps: 0, earlyStopped: false,
                                       maxPerturbationNorm: norm(delta))
-            return Slot(example: example, radius: r, mask: mask, step: config, delta: delta, result: result)
+            return Slot(example: example, mask: mask, step: config, delta: delta, result: result)
         }
         var active: [Int] = []
         var batch: TrainingBatch?
@@ -255,7 +256,7 @@ public enum RobustnessAnalysis {
                     continue
                 }
                 if let previous = slot.previousLoss,
-                   norm(slot.delta) >= Double(slot.radius) * (1 - settings.sphereTolerance),
+                   norm(slot.delta) >= Double(slot.step.radius) * (1 - settings.sphereTolerance),
                    abs(loss - previous) <= settings.relativeTolerance * abs(previous) {
                     slot.flatSteps += 1
                 } else {
