@@ -81,11 +81,6 @@ public struct BertTokenizer: SegmentTokenizer {
                       tokenizeChineseChars: chinese, specialTokens: specials)
     }
 
-    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
-    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
-    /// Token strings of one text, without special tokens or truncation.
-    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
-
     var modelTokens: [String] { wordPiece.idToToken }
 
     func modelId(of token: String) -> Int32? { wordPiece.vocab[token] }
@@ -127,13 +122,11 @@ public struct BertTokenizer: SegmentTokenizer {
 public struct BertSpecialTokens: Sendable, Equatable {
     public var unk = "[UNK]", sep = "[SEP]", pad = "[PAD]", cls = "[CLS]", mask = "[MASK]"
     public init() {}
+}
 
-    /// Reads `unk_token` etc., given as a string or as `{"content": ...}`.
-    mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        try r.updateSpecialTokens(&self, from: json,
-                                  [("unk_token", \.unk), ("sep_token", \.sep), ("pad_token", \.pad), ("cls_token", \.cls),
-                                   ("mask_token", \.mask)])
-    }
+extension BertSpecialTokens: SpecialTokenSpellings {
+    static let jsonKeys: [(String, WritableKeyPath<Self, String>)] =
+        [("unk_token", \.unk), ("sep_token", \.sep), ("pad_token", \.pad), ("cls_token", \.cls), ("mask_token", \.mask)]
 }
 
 /// vocab.txt lines (LF or CRLF); a final newline does not add a token.

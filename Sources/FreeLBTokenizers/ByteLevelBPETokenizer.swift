@@ -52,15 +52,11 @@ public struct ByteLevelBPETokenizer: SegmentTokenizer {
                       padToken: s.pad, path: vocabFile.path)
     }
 
-    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
-    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
-    /// Byte-level token strings of one text, without special tokens or truncation.
-    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
-
     var modelTokens: [String] { bpe.idToToken }
 
     func modelId(of token: String) -> Int32? { bpe.vocab[token] }
 
+    /// Byte-level token strings.
     func encodeSegment(_ text: String) -> Segment {
         var bytes: [UInt8] = []
         var symbols: [Int32] = []
@@ -88,12 +84,11 @@ public struct ByteLevelBPETokenizer: SegmentTokenizer {
 public struct RobertaSpecialTokens: Sendable, Equatable {
     public var bos = "<s>", pad = "<pad>", eos = "</s>", unk = "<unk>", mask = "<mask>"
     public init() {}
+}
 
-    mutating func update(from json: [String: Any], reader r: JSONReader) throws {
-        try r.updateSpecialTokens(&self, from: json,
-                                  [("bos_token", \.bos), ("pad_token", \.pad), ("eos_token", \.eos), ("unk_token", \.unk),
-                                   ("mask_token", \.mask)])
-    }
+extension RobertaSpecialTokens: SpecialTokenSpellings {
+    static let jsonKeys: [(String, WritableKeyPath<Self, String>)] =
+        [("bos_token", \.bos), ("pad_token", \.pad), ("eos_token", \.eos), ("unk_token", \.unk), ("mask_token", \.mask)]
 }
 
 /// vocab.json: an object token -> id; ids must be distinct non-negative integers.

@@ -1,9 +1,20 @@
 // The pipeline every tokenizer of this module shares: added tokens are matched on the raw text first, the
 // model tokenizes the text between them (its own normalizer, pre-tokenizer and model), and the segments
 // go through the shared truncation / template path (assembleEncoding).
+import Foundation
+
+/// A tokenizer with a token vocabulary (BertTokenizer, ByteLevelBPETokenizer, UnigramTokenizer).
+public protocol VocabularyTokenizer: Tokenizer {
+    /// An added token's id, else the model's; nil when unknown.
+    func tokenToId(_ token: String) -> Int32?
+    /// An added token's content, else the model's token; nil when unknown.
+    func idToToken(_ id: Int32) -> String?
+    /// Token strings of one text, without special tokens or truncation.
+    func tokenize(_ text: String) -> [String]
+}
 
 /// A tokenizer whose model tokenizes the text between added tokens.
-protocol SegmentTokenizer: Tokenizer, TemplateOptions {
+protocol SegmentTokenizer: VocabularyTokenizer, TemplateOptions {
     var matcher: AddedTokenMatcher { get }
     /// The model's id → token table (added tokens may extend it).
     var modelTokens: [String] { get }
@@ -16,11 +27,11 @@ protocol SegmentTokenizer: Tokenizer, TemplateOptions {
 extension SegmentTokenizer {
     public var vocabularySize: Int { matcher.vocabularySize(modelSize: modelTokens.count) }
 
-    /// `tokenToId`: an added token's id, else the model's.
-    func addedOrModelId(of token: String) -> Int32? { matcher.id(of: token) ?? modelId(of: token) }
+    public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? modelId(of: token) }
 
-    /// `idToToken`: an added token's content, else the model's token.
-    func addedOrModelToken(ofId id: Int32) -> String? { matcher.content(ofId: id, modelTokens: modelTokens) }
+    public func idToToken(_ id: Int32) -> String? { matcher.content(ofId: id, modelTokens: modelTokens) }
+
+    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
 
     public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
                        addSpecialTokens: Bool) -> Encoding {
@@ -52,4 +63,25 @@ func padTokenIdOf(_ padToken: String, addedTokens: [AddedToken], modelId: Int32?
         throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
     }
     return id
+}
+
+/// A model's special token spellings, read from tokenizer_config.json / special_tokens_map.json.
+protocol SpecialTokenSpellings {
+    /// JSON key ("unk_token", …) → the field it sets.
+    static var jsonKeys: [(String, WritableKeyPath<Self, String>)] { get }
+}
+
+extension SpecialTokenSpellings {
+    /// Sets each field from its key, given as a string or as `{"content": ...}`; an absent or null key keeps
+    /// the field's value.
+    mutating func update(from json: [String: Any], reader r: JSONReader) throws {
+        for (key, field) in Self.jsonKeys {
+            guard let v = json[key], !(v is NSNull) else { continue }
+            if let dict = v as? [String: Any] {
+                self[keyPath: field] = try r.string(dict["content"], "\(key).content")
+            } else {
+                self[keyPath: field] = try r.string(v, key)
+            }
+        }
+    }
 }

@@ -108,19 +108,6 @@ struct JSONReader {
         guard type == expected else { throw TokenizerError.unsupported(path: path, field: "\(field).type", found: type) }
     }
 
-    /// Sets each `(key, field)` of `tokens` from `json[key]`, a string or `{"content": ...}`; an absent or
-    /// null key keeps the field's value.
-    func updateSpecialTokens<T>(_ tokens: inout T, from json: [String: Any], _ fields: [(String, WritableKeyPath<T, String>)]) throws {
-        for (key, field) in fields {
-            guard let v = json[key], !(v is NSNull) else { continue }
-            if let dict = v as? [String: Any] {
-                tokens[keyPath: field] = try string(dict["content"], "\(key).content")
-            } else {
-                tokens[keyPath: field] = try string(v, key)
-            }
-        }
-    }
-
     func mismatch(_ field: String, _ expected: String, _ found: Any?) -> TokenizerError {
         let shown: String
         switch found {

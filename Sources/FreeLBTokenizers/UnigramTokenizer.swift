@@ -31,16 +31,11 @@ public struct UnigramTokenizer: SegmentTokenizer {
         self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: unigram.id(of: padToken), path: path)
     }
 
-    public func tokenToId(_ token: String) -> Int32? { addedOrModelId(of: token) }
-    public func idToToken(_ id: Int32) -> String? { addedOrModelToken(ofId: id) }
-    /// Token strings of one text, without special tokens or truncation. An unknown stretch keeps its
-    /// text (as HF's Encoding.tokens does); its id is the unknown id.
-    public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
-
     var modelTokens: [String] { unigram.pieces }
 
     func modelId(of token: String) -> Int32? { unigram.id(of: token) }
 
+    /// An unknown stretch keeps its text (as HF's Encoding.tokens does); its id is the unknown id.
     func encodeSegment(_ text: String) -> Segment {
         var lattice = Unigram.Lattice()
         return segment(text) { sub, startsInput, seg in
