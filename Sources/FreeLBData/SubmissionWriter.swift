@@ -58,12 +58,7 @@ public enum SubmissionWriter {
             text += "\(ids[i]),\(choiceLabels[i][p])\n"
         }
         let url = directory.appendingPathComponent("\(task.name)-\(split.rawValue)-predictions.csv")
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw DataError(.unreadable, file: url.path, "cannot write predictions: \(error.localizedDescription)")
-        }
+        try writeAtomically(text, to: url, what: "predictions")
         return url
     }
 
@@ -83,12 +78,17 @@ public enum SubmissionWriter {
         let url = directory.appendingPathComponent(try fileName(task: task, split: split))
         var text = "index\tprediction\n"
         for (id, v) in zip(ids, values) { text += "\(id)\t\(v)\n" }
+        try writeAtomically(text, to: url, what: "submission")
+        return url
+    }
+
+    /// Writes `text` to `url` atomically, creating its folder; a failure names the file and `what` it holds.
+    private static func writeAtomically(_ text: String, to url: URL, what: String) throws {
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(text.utf8).write(to: url, options: .atomic)
         } catch {
-            throw DataError(.unreadable, file: url.path, "cannot write submission: \(error.localizedDescription)")
+            throw DataError(.unreadable, file: url.path, "cannot write \(what): \(error.localizedDescription)")
         }
-        return url
     }
 }

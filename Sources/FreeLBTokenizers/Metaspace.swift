@@ -90,18 +90,16 @@ public indirect enum WordSplitter: Sendable {
         }
     }
 
-    static func parse(_ value: Any?, reader r: JSONReader, field: String) throws -> WordSplitter {
-        let (object, type) = try r.component(value, field)
+    static let sequenceKey = "pretokenizers"
+
+    static func parseStep(_ object: [String: Any], type: String, reader r: JSONReader, field: String) throws -> Self? {
         switch type {
-        case "Sequence":
-            return .sequence(try r.steps(object, "pretokenizers", field) { try parse($0, reader: r, field: $1) })
         case "WhitespaceSplit": return .whitespaceSplit
         case "Metaspace":
             let (replacement, scheme) = try parseMetaspaceOptions(object, reader: r, field: field)
             return .metaspace(replacement: replacement, prependScheme: scheme,
                               split: try r.bool(object["split"], field + ".split", default: true))
-        default:
-            throw TokenizerError.unsupported(path: r.path, field: field + ".type", found: type)
+        default: return nil
         }
     }
 }
@@ -190,11 +188,10 @@ public indirect enum TokenDecoder: Sendable {
         }
     }
 
-    static func parse(_ value: Any?, reader r: JSONReader, field: String) throws -> TokenDecoder {
-        let (object, type) = try r.component(value, field)
+    static let sequenceKey = "decoders"
+
+    static func parseStep(_ object: [String: Any], type: String, reader r: JSONReader, field: String) throws -> Self? {
         switch type {
-        case "Sequence":
-            return .sequence(try r.steps(object, "decoders", field) { try parse($0, reader: r, field: $1) })
         case "Metaspace":
             let (replacement, scheme) = try parseMetaspaceOptions(object, reader: r, field: field)
             return .metaspace(replacement: replacement, prependScheme: scheme)
@@ -206,8 +203,7 @@ public indirect enum TokenDecoder: Sendable {
         case "Strip":
             return .strip(content: try r.character(object["content"], field + ".content"), start: try r.optionalInt(object["start"], field + ".start") ?? 0,
                           stop: try r.optionalInt(object["stop"], field + ".stop") ?? 0)
-        default:
-            throw TokenizerError.unsupported(path: r.path, field: field + ".type", found: type)
+        default: return nil
         }
     }
 }

@@ -48,12 +48,11 @@ public indirect enum TextNormalizer: Sendable {
         }
     }
 
-    /// Parses one normalizer object; `field` is its JSON path for errors.
-    static func parse(_ value: Any?, reader r: JSONReader, field: String) throws -> TextNormalizer {
-        let (object, type) = try r.component(value, field)
+    /// Normalizers in tokenizer.json (PipelineComponent).
+    static let sequenceKey = "normalizers"
+
+    static func parseStep(_ object: [String: Any], type: String, reader r: JSONReader, field: String) throws -> Self? {
         switch type {
-        case "Sequence":
-            return .sequence(try r.steps(object, "normalizers", field) { try parse($0, reader: r, field: $1) })
         case "Precompiled":
             let key = field + ".precompiled_charsmap"
             return .precompiled(try PrecompiledCharsmap(base64: try r.string(object["precompiled_charsmap"], key),
@@ -72,8 +71,7 @@ public indirect enum TextNormalizer: Sendable {
                           right: try r.bool(object["strip_right"], field + ".strip_right", default: true))
         case "Prepend":
             return .prepend(try r.string(object["prepend"], field + ".prepend"))
-        default:
-            throw TokenizerError.unsupported(path: r.path, field: field + ".type", found: type)
+        default: return nil
         }
     }
 }
@@ -261,3 +259,30 @@ func normalizedAsUnicode9(_ text: String, _ normalize: (String) -> String) -> St
         out.append(c)
     }
 }
+
+/// A tokenizer.json pipeline component (normalizer, pre-tokenizer, decoder): one object, or a `Sequence`.
+protocol PipelineComponent {
+    /// The array key of a `Sequence` component ("normalizers", "pretokenizers", "decoders").
+    static var sequenceKey: String { get }
+    static func sequence(_ steps: [Self]) -> Self
+    /// A component of `type` other than `Sequence`; nil for a type this library does not support.
+    static func parseStep(_ object: [String: Any], type: String, reader r: JSONReader, field: String) throws -> Self?
+}
+
+extension PipelineComponent {
+    /// Parses one component object; `field` is its JSON path for errors.
+    static func parse(_ value: Any?, reader r: JSONReader, field: String) throws -> Self {
+        let (object, type) = try r.component(value, field)
+        if type == "Sequence" {
+            return sequence(try r.steps(object, sequenceKey, field) { try parse($0, reader: r, field: $1) })
+        }
+        guard let step = try parseStep(object, type: type, reader: r, field: field) else {
+            throw TokenizerError.unsupported(path: r.path, field: field + ".type", found: type)
+        }
+        return step
+    }
+}
+
+extension TextNormalizer: PipelineComponent {}
+extension WordSplitter: PipelineComponent {}
+extension TokenDecoder: PipelineComponent {}
