@@ -49,6 +49,13 @@ public struct TSVLayout: Sendable, Equatable {
         self.textB = textB
         self.label = label
     }
+
+    /// A file with a header row whose columns are named: `id` (nil: none), text A, text B (pairs) and the
+    /// label (nil: a test file).
+    public static func header(id: String?, _ textA: String, _ textB: String? = nil, label: String? = nil) -> TSVLayout {
+        TSVLayout(headerless: false, id: id.map(TSVColumn.name), textA: .name(textA), textB: textB.map(TSVColumn.name),
+                  label: label.map(TSVColumn.name))
+    }
 }
 
 /// Everything the CLI, the batcher and the metrics need to know about a task.
@@ -131,35 +138,31 @@ public enum TaskRegistry {
         directories: ["CoLA"], fileNames: std,
         // train/dev: source, label, original label mark, sentence; no header.
         trainLayout: TSVLayout(headerless: true, columnCount: 4, id: nil, textA: .index(3), textB: nil, label: .index(1)),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence"), label: nil),
+        testLayout: .header(id: "index", "sentence"),
         submissionFiles: [.test: "CoLA.tsv"])
 
     public static let sst2 = TaskSpec(
         name: "sst2", displayName: "SST-2", type: .singleSentence, labels: binary, numLabels: 2,
         metrics: ["accuracy"], mainMetric: "accuracy", defaultMaxLength: 128, splits: glueSplits,
         directories: ["SST-2"], fileNames: std,
-        trainLayout: TSVLayout(headerless: false, id: nil, textA: .name("sentence"), label: .name("label")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence"), label: nil),
+        trainLayout: .header(id: nil, "sentence", label: "label"),
+        testLayout: .header(id: "index", "sentence"),
         submissionFiles: [.test: "SST-2.tsv"])
 
     public static let mrpc = TaskSpec(
         name: "mrpc", displayName: "MRPC", type: .sentencePair, labels: binary, numLabels: 2,
         metrics: ["f1", "accuracy"], mainMetric: "f1", defaultMaxLength: 128, splits: glueSplits,
         directories: ["MRPC"], fileNames: std,
-        trainLayout: TSVLayout(headerless: false, id: nil, textA: .name("#1 String"), textB: .name("#2 String"),
-                               label: .name("Quality")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("#1 String"),
-                              textB: .name("#2 String"), label: nil),
+        trainLayout: .header(id: nil, "#1 String", "#2 String", label: "Quality"),
+        testLayout: .header(id: "index", "#1 String", "#2 String"),
         submissionFiles: [.test: "MRPC.tsv"])
 
     public static let stsb = TaskSpec(
         name: "stsb", displayName: "STS-B", type: .regression, labels: [], numLabels: 1,
         metrics: ["pearson", "spearman"], mainMetric: "pearson", defaultMaxLength: 128, splits: glueSplits,
         directories: ["STS-B"], fileNames: std,
-        trainLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                               textB: .name("sentence2"), label: .name("score")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                              textB: .name("sentence2"), label: nil),
+        trainLayout: .header(id: "index", "sentence1", "sentence2", label: "score"),
+        testLayout: .header(id: "index", "sentence1", "sentence2"),
         submissionFiles: [.test: "STS-B.tsv"])
 
     public static let qqp = TaskSpec(
@@ -167,10 +170,8 @@ public enum TaskRegistry {
         metrics: ["f1", "accuracy"], mainMetric: "f1", defaultMaxLength: 128, splits: glueSplits,
         directories: ["QQP", "QQP-clean"], fileNames: std,
         // id, qid1, qid2, question1, question2, is_duplicate; test: id, question1, question2.
-        trainLayout: TSVLayout(headerless: false, id: .name("id"), textA: .name("question1"),
-                               textB: .name("question2"), label: .name("is_duplicate")),
-        testLayout: TSVLayout(headerless: false, id: .name("id"), textA: .name("question1"),
-                              textB: .name("question2"), label: nil),
+        trainLayout: .header(id: "id", "question1", "question2", label: "is_duplicate"),
+        testLayout: .header(id: "id", "question1", "question2"),
         submissionFiles: [.test: "QQP.tsv"])
 
     public static let mnli = TaskSpec(
@@ -180,20 +181,16 @@ public enum TaskRegistry {
         fileNames: [.train: "train.tsv", .dev: "dev_matched.tsv", .devMismatched: "dev_mismatched.tsv",
                     .test: "test_matched.tsv", .testMismatched: "test_mismatched.tsv"],
         // index, promptID, pairID, genre, 4 parse columns, sentence1, sentence2, label1..label5, gold_label.
-        trainLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                               textB: .name("sentence2"), label: .name("gold_label")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                              textB: .name("sentence2"), label: nil),
+        trainLayout: .header(id: "index", "sentence1", "sentence2", label: "gold_label"),
+        testLayout: .header(id: "index", "sentence1", "sentence2"),
         submissionFiles: [.test: "MNLI-m.tsv", .testMismatched: "MNLI-mm.tsv"])
 
     public static let qnli = TaskSpec(
         name: "qnli", displayName: "QNLI", type: .sentencePair, labels: nli2, numLabels: 2,
         metrics: ["accuracy"], mainMetric: "accuracy", defaultMaxLength: 128, splits: glueSplits,
         directories: ["QNLI", "QNLIv2"], fileNames: std,
-        trainLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("question"),
-                               textB: .name("sentence"), label: .name("label")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("question"),
-                              textB: .name("sentence"), label: nil),
+        trainLayout: .header(id: "index", "question", "sentence", label: "label"),
+        testLayout: .header(id: "index", "question", "sentence"),
         submissionFiles: [.test: "QNLI.tsv"])
 
     public static let rte = pairNLI(name: "rte", display: "RTE", labels: nli2)
@@ -204,10 +201,8 @@ public enum TaskRegistry {
         name: "ax", displayName: "AX", type: .sentencePair, labels: mnli.labels, numLabels: 3,
         metrics: ["mcc"], mainMetric: "mcc", defaultMaxLength: 128, splits: [.test],
         directories: ["diagnostic", "AX"], fileNames: [.test: "diagnostic.tsv"],
-        trainLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                               textB: .name("sentence2"), label: .name("label")),
-        testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                              textB: .name("sentence2"), label: nil),
+        trainLayout: .header(id: "index", "sentence1", "sentence2", label: "label"),
+        testLayout: .header(id: "index", "sentence1", "sentence2"),
         submissionFiles: [.test: "AX.tsv"])
 
     private static func pairNLI(name: String, display: String, labels: [String]) -> TaskSpec {
@@ -215,10 +210,8 @@ public enum TaskRegistry {
             name: name, displayName: display, type: .sentencePair, labels: labels, numLabels: labels.count,
             metrics: ["accuracy"], mainMetric: "accuracy", defaultMaxLength: 128, splits: glueSplits,
             directories: [display], fileNames: std,
-            trainLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                                   textB: .name("sentence2"), label: .name("label")),
-            testLayout: TSVLayout(headerless: false, id: .name("index"), textA: .name("sentence1"),
-                                  textB: .name("sentence2"), label: nil),
+            trainLayout: .header(id: "index", "sentence1", "sentence2", label: "label"),
+            testLayout: .header(id: "index", "sentence1", "sentence2"),
             submissionFiles: [.test: "\(display).tsv"])
     }
 
