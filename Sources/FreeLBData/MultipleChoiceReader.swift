@@ -46,19 +46,23 @@ public enum MultipleChoiceReader {
                 throw DataError(.tooFewChoices, file: path, line: n, field: "question.choices",
                                 "question has \(texts.count) choice(s); at least 2 are needed")
             }
-            var answer: Int?
-            if let key = root["answerKey"], !(key is NSNull) {
-                let k = try string(key, "answerKey", path, n)
-                guard let idx = labels.firstIndex(of: k) else {
-                    throw DataError(.invalidLabel, file: path, line: n, field: "answerKey",
-                                    "answerKey '\(k)' is not one of the choice labels \(labels.joined(separator: ", "))")
-                }
-                answer = idx
-            }
+            var key: String?
+            if let value = root["answerKey"], !(value is NSNull) { key = try string(value, "answerKey", path, n) }
+            let answer = try answerIndex(key, labels: labels, field: "answerKey", path: path, line: n)
             out.append(MultipleChoiceExample(id: id, question: stem, context: nil, choices: texts,
                                              choiceLabels: labels, label: answer))
         }
         return out
+    }
+
+    /// The position of answer key `key` among the choice labels (nil: no key, an unlabelled question).
+    private static func answerIndex(_ key: String?, labels: [String], field: String, path: String, line: Int) throws -> Int? {
+        guard let key else { return nil }
+        guard let index = labels.firstIndex(of: key) else {
+            throw DataError(.invalidLabel, file: path, line: line, field: field,
+                            "\(field) '\(key)' is not one of the choice labels \(labels.joined(separator: ", "))")
+        }
+        return index
     }
 
     /// Reads ARC's CSV release (`questionID, ..., AnswerKey, ..., question, ...`): the choices are inline in
@@ -89,14 +93,7 @@ public enum MultipleChoiceReader {
                                 "no inline choices '(A) ...' or '(1) ...' found")
             }
             let key = row.fields[keyCol]
-            var answer: Int?
-            if !key.isEmpty {
-                guard let idx = labels.firstIndex(of: key) else {
-                    throw DataError(.invalidLabel, file: path, line: n, field: "AnswerKey",
-                                    "AnswerKey '\(key)' is not one of \(labels.joined(separator: ", "))")
-                }
-                answer = idx
-            }
+            let answer = try answerIndex(key.isEmpty ? nil : key, labels: labels, field: "AnswerKey", path: path, line: n)
             out.append(MultipleChoiceExample(id: row.fields[idCol], question: stem, choices: choices,
                                              choiceLabels: labels, label: answer))
         }

@@ -36,22 +36,21 @@ public struct TemplatePostProcessor: Sendable, Equatable {
 
     /// `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`: type 0 up to and including the first [SEP], 1 after.
     public static func bert(cls: (String, Int32), sep: (String, Int32)) -> TemplatePostProcessor {
-        TemplatePostProcessor(
-            single: [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0),
-                     .special(token: sep.0, id: sep.1, typeId: 0)],
-            pair: [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0),
-                   .special(token: sep.0, id: sep.1, typeId: 0), .sequence(first: false, typeId: 1),
-                   .special(token: sep.0, id: sep.1, typeId: 1)])
+        let single = singleTemplate(cls: cls, sep: sep)
+        let sepB = Piece.special(token: sep.0, id: sep.1, typeId: 1)
+        return TemplatePostProcessor(single: single, pair: single + [.sequence(first: false, typeId: 1), sepB])
     }
 
     /// `<s> A </s>` / `<s> A </s></s> B </s>`, all type ids 0.
     public static func roberta(cls: (String, Int32), sep: (String, Int32)) -> TemplatePostProcessor {
-        TemplatePostProcessor(
-            single: [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0),
-                     .special(token: sep.0, id: sep.1, typeId: 0)],
-            pair: [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0),
-                   .special(token: sep.0, id: sep.1, typeId: 0), .special(token: sep.0, id: sep.1, typeId: 0),
-                   .sequence(first: false, typeId: 0), .special(token: sep.0, id: sep.1, typeId: 0)])
+        let single = singleTemplate(cls: cls, sep: sep)
+        let sepA = Piece.special(token: sep.0, id: sep.1, typeId: 0)
+        return TemplatePostProcessor(single: single, pair: single + [sepA, .sequence(first: false, typeId: 0), sepA])
+    }
+
+    /// `cls A sep`, type ids 0: the single-text template of both.
+    private static func singleTemplate(cls: (String, Int32), sep: (String, Int32)) -> [Piece] {
+        [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0), .special(token: sep.0, id: sep.1, typeId: 0)]
     }
 
     /// Number of special tokens added for a single text or a pair.

@@ -75,6 +75,14 @@ struct JSONReader {
         guard let array = value as? [Any] else { throw mismatch(field, "an array", value) }
         return array
     }
+    /// A two-element array (`what` names its parts in the error, e.g. "[left, right]").
+    func pair(_ value: Any?, _ field: String, _ what: String) throws -> [Any] {
+        let pair = try array(value, field)
+        guard pair.count == 2 else {
+            throw TokenizerError.malformedFile(path: path, field: field, reason: "expected \(what), found \(pair.count) elements")
+        }
+        return pair
+    }
     func string(_ value: Any?, _ field: String) throws -> String {
         guard let string = value as? String else { throw mismatch(field, "a string", value) }
         return string

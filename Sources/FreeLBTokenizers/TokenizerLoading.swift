@@ -121,11 +121,7 @@ extension ByteLevelBPETokenizer {
                 }
                 merges.append((String(parts[0]), String(parts[1])))
             } else {
-                let pair = try r.array(m, field)
-                guard pair.count == 2 else {
-                    throw TokenizerError.malformedFile(path: url.path, field: field,
-                                                       reason: "expected [left, right], found \(pair.count) elements")
-                }
+                let pair = try r.pair(m, field, "[left, right]")
                 merges.append((try r.string(pair[0], field + "[0]"), try r.string(pair[1], field + "[1]")))
             }
         }

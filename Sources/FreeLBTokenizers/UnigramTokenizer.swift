@@ -66,11 +66,7 @@ extension UnigramTokenizer {
         vocabulary.reserveCapacity(entries.count)
         for (i, entry) in entries.enumerated() {
             let field = "model.vocab[\(i)]"
-            let pair = try r.array(entry, field)
-            guard pair.count == 2 else {
-                throw TokenizerError.malformedFile(path: url.path, field: field,
-                                                   reason: "expected [piece, score], found \(pair.count) elements")
-            }
+            let pair = try r.pair(entry, field, "[piece, score]")
             vocabulary.append((try r.string(pair[0], field + "[0]"), try r.score(pair[1], field + "[1]")))
         }
         guard let unkId = try r.optionalInt(model["unk_id"], "model.unk_id") else {
