@@ -6,15 +6,11 @@ public struct BertTokenizer: SegmentTokenizer {
     public let normalizer: BertNormalizer
     public let preTokenizer: BertPreTokenizer
     public let wordPiece: WordPiece
-    public let postProcessor: TemplatePostProcessor
-    public let addedTokens: [AddedToken]
     /// Default `.treatAsAbsent` (transformers wrapper, fixtures case 32).
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
     /// WordPiece decoder `cleanup`: " ." -> ".", " n't" -> "n't", etc. (Rust decoders::wordpiece::cleanup).
     public var decoderCleanup: Bool
-    public let padToken: String
-    public let padTokenId: Int32
-    let matcher: AddedTokenMatcher
+    let specials: TokenizerSpecials
 
     public init(wordPiece: WordPiece, normalizer: BertNormalizer = BertNormalizer(),
                 preTokenizer: BertPreTokenizer = BertPreTokenizer(), addedTokens: [AddedToken],
@@ -23,12 +19,9 @@ public struct BertTokenizer: SegmentTokenizer {
         self.wordPiece = wordPiece
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
-        self.addedTokens = addedTokens
-        self.postProcessor = postProcessor
         self.decoderCleanup = decoderCleanup
-        self.matcher = AddedTokenMatcher(addedTokens)
-        self.padToken = padToken
-        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: wordPiece.vocab[padToken], path: path)
+        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+                                         modelId: { wordPiece.vocab[$0] }, path: path)
     }
 
     /// From a vocab.txt (id = line number - 1) with explicit options; the special tokens must be in it.

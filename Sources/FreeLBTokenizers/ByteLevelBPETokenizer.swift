@@ -6,24 +6,17 @@ import Foundation
 public struct ByteLevelBPETokenizer: SegmentTokenizer {
     public let preTokenizer: ByteLevelPreTokenizer
     public let bpe: BPE
-    public let postProcessor: TemplatePostProcessor
-    public let addedTokens: [AddedToken]
     /// Default `.treatAsAbsent` (transformers/run_glue). The Rust library, the reference of the BPE
     /// fixtures, behaves as `.encodeEmptySegment` (case 23).
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
-    public let padToken: String
-    public let padTokenId: Int32
-    let matcher: AddedTokenMatcher
+    let specials: TokenizerSpecials
 
     public init(bpe: BPE, preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(), addedTokens: [AddedToken],
                 postProcessor: TemplatePostProcessor, padToken: String = "<pad>", path: String = "<memory>") throws {
         self.bpe = bpe
         self.preTokenizer = preTokenizer
-        self.addedTokens = addedTokens
-        self.postProcessor = postProcessor
-        self.matcher = AddedTokenMatcher(addedTokens)
-        self.padToken = padToken
-        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: bpe.vocab[padToken], path: path)
+        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+                                         modelId: { bpe.vocab[$0] }, path: path)
     }
 
     /// From vocab.json + merges.txt (GPT-2 format, optional `#version` first line), with RoBERTa's

@@ -5,6 +5,10 @@ import Foundation
 
 /// A tokenizer with a token vocabulary (BertTokenizer, ByteLevelBPETokenizer, UnigramTokenizer).
 public protocol VocabularyTokenizer: Tokenizer {
+    /// Tokens matched on the raw text before the model runs (special tokens and user additions).
+    var addedTokens: [AddedToken] { get }
+    /// The special-token template around one text or a pair.
+    var postProcessor: TemplatePostProcessor { get }
     /// An added token's id, else the model's; nil when unknown.
     func tokenToId(_ token: String) -> Int32?
     /// An added token's content, else the model's token; nil when unknown.
@@ -15,7 +19,7 @@ public protocol VocabularyTokenizer: Tokenizer {
 
 /// A tokenizer whose model tokenizes the text between added tokens.
 protocol SegmentTokenizer: VocabularyTokenizer, TemplateOptions {
-    var matcher: AddedTokenMatcher { get }
+    var specials: TokenizerSpecials { get }
     /// The model's id → token table (added tokens may extend it).
     var modelTokens: [String] { get }
     /// The model's own id of a token (not an added token).
@@ -25,6 +29,12 @@ protocol SegmentTokenizer: VocabularyTokenizer, TemplateOptions {
 }
 
 extension SegmentTokenizer {
+    public var addedTokens: [AddedToken] { specials.addedTokens }
+    public var postProcessor: TemplatePostProcessor { specials.postProcessor }
+    public var padToken: String { specials.padToken }
+    public var padTokenId: Int32 { specials.padTokenId }
+    var matcher: AddedTokenMatcher { specials.matcher }
+
     public var vocabularySize: Int { matcher.vocabularySize(modelSize: modelTokens.count) }
 
     public func tokenToId(_ token: String) -> Int32? { matcher.id(of: token) ?? modelId(of: token) }
@@ -57,12 +67,27 @@ extension SegmentTokenizer {
     }
 }
 
-/// The pad token's id: the added token's, else the model's (`modelId`); neither is an error naming the file.
-func padTokenIdOf(_ padToken: String, addedTokens: [AddedToken], modelId: Int32?, path: String) throws -> Int32 {
-    guard let id = addedTokens.first(where: { $0.content == padToken })?.id ?? modelId else {
-        throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+/// What every tokenizer here keeps besides its model: the added tokens and their matcher, the template and
+/// the pad token.
+struct TokenizerSpecials: Sendable {
+    let addedTokens: [AddedToken]
+    let matcher: AddedTokenMatcher
+    let postProcessor: TemplatePostProcessor
+    let padToken: String
+    let padTokenId: Int32
+
+    /// The pad token's id is the added token's, else the model's (`modelId`); neither is an error naming `path`.
+    init(addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String,
+         modelId: (String) -> Int32?, path: String) throws {
+        guard let id = addedTokens.first(where: { $0.content == padToken })?.id ?? modelId(padToken) else {
+            throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
+        }
+        self.addedTokens = addedTokens
+        self.matcher = AddedTokenMatcher(addedTokens)
+        self.postProcessor = postProcessor
+        self.padToken = padToken
+        self.padTokenId = id
     }
-    return id
 }
 
 /// A model's special token spellings, read from tokenizer_config.json / special_tokens_map.json.

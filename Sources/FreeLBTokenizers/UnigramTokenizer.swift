@@ -9,11 +9,7 @@ public struct UnigramTokenizer: SegmentTokenizer {
     public let wordSplitter: WordSplitter?
     public let unigram: Unigram
     public let decoder: TokenDecoder?
-    public let padToken: String
-    public let padTokenId: Int32
-    public let postProcessor: TemplatePostProcessor
-    public let addedTokens: [AddedToken]
-    let matcher: AddedTokenMatcher
+    let specials: TokenizerSpecials
     /// Default `.treatAsAbsent` (transformers / run_glue).
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
 
@@ -24,11 +20,8 @@ public struct UnigramTokenizer: SegmentTokenizer {
         self.normalizer = normalizer
         self.wordSplitter = wordSplitter
         self.decoder = decoder
-        self.addedTokens = addedTokens
-        self.postProcessor = postProcessor
-        self.matcher = AddedTokenMatcher(addedTokens)
-        self.padToken = padToken
-        self.padTokenId = try padTokenIdOf(padToken, addedTokens: addedTokens, modelId: unigram.id(of: padToken), path: path)
+        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+                                         modelId: { unigram.id(of: $0) }, path: path)
     }
 
     var modelTokens: [String] { unigram.pieces }
