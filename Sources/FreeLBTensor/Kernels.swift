@@ -36,9 +36,5 @@ enum Kernels {
     static func unary(_ f: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         elementwise(n) { s, c in f(x + s, y + s, c) }
     }
-    static func mulAccumulate(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        elementwise(n) { s, c in flb_mul_accumulate(a + s, b + s, y + s, c) }
-    }
     static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Double { flb_sum(x, n) }
-    static func sumSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double { flb_sum_squares(x, n) }
 }
