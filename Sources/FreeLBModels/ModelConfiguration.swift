@@ -117,7 +117,8 @@ public struct ModelConfiguration {
                 if let fallback { return fallback }
                 throw fail(key, "missing (an integer is required)")
             }
-            if let n = value as? NSNumber, String(cString: n.objCType) != "c", Double(n.intValue) == n.doubleValue {   // "c": a JSON boolean
+            // objCType "c": a JSON boolean
+            if let n = value as? NSNumber, String(cString: n.objCType) != "c", Double(n.intValue) == n.doubleValue {
                 return n.intValue
             }
             throw fail(key, "expected an integer, found \(describe(value))")
