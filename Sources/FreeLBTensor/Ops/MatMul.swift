@@ -53,6 +53,20 @@ func gemmInto(_ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: 
     layerGEMM(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
 }
 
+/// The gradients of Y = op(A) op(B) ([M, N], op(A) [M, K]) from G = dY: dop(A) = G op(B)ᵀ into `da`,
+/// dop(B) = op(A)ᵀ G into `db` (nil: not needed).
+func matmulBackward(_ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                    a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>, split: Bool = true) {
+    if let da {
+        if transA { gemmInto(da, transB, true, k, m, n, b, g, split: split) }   // dA [K,M] = op(B) Gᵀ
+        else { gemmInto(da, false, !transB, m, k, n, g, b, split: split) }      // dA [M,K] = G op(B)ᵀ
+    }
+    if let db {
+        if transB { gemmInto(db, true, transA, n, k, m, g, a, split: split) }   // dB [N,K] = Gᵀ op(A)
+        else { gemmInto(db, !transA, false, k, n, m, a, g, split: split) }      // dB [K,N] = op(A)ᵀ G
+    }
+}
+
 extension Tensor {
     /// 2-D product: self [M, K] (or [K, M] with transposeSelf) times other [K, N] (or [N, K]).
     /// Without transposeSelf, leading axes of self are flattened into M and kept in the result.
@@ -69,15 +83,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape)
         gemmInto(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, data, other.data)
         return out.record([self, other]) { g, ctx in
-            // Y = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G.
-            if let s = ctx.slot(self) {
-                if transposeSelf { gemmInto(s, transposeOther, true, k, m, n, other.data, g) }   // dA [K,M] = op(B) Gᵀ
-                else { gemmInto(s, false, !transposeOther, m, k, n, g, other.data) }             // dA [M,K] = G op(B)ᵀ
-            }
-            if let s = ctx.slot(other) {
-                if transposeOther { gemmInto(s, true, transposeSelf, n, k, m, g, self.data) }    // dB [N,K] = Gᵀ op(A)
-                else { gemmInto(s, !transposeSelf, false, k, n, m, self.data, g) }              // dB [K,N] = op(A)ᵀ G
-            }
+            matmulBackward(ctx.slot(self), ctx.slot(other), transposeSelf, transposeOther, m, n, k, a: self.data, b: other.data, g: g)
         }
     }
 
@@ -97,19 +103,12 @@ extension Tensor {
             gemmInto(GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa, pb + i * sb, split: false)
         }
         return out.record([self, other]) { g, ctx in
-            if let s = ctx.slot(self) {
-                BatchedGEMM.run(batch) { i in
-                    let d = GradientSlot(pointer: s.pointer + i * sa, overwrite: s.overwrite)
-                    if transposeSelf { gemmInto(d, transposeOther, true, k, m, n, pb + i * sb, g + i * sc, split: false) }
-                    else { gemmInto(d, false, !transposeOther, m, k, n, g + i * sc, pb + i * sb, split: false) }
-                }
-            }
-            if let s = ctx.slot(other) {
-                BatchedGEMM.run(batch) { i in
-                    let d = GradientSlot(pointer: s.pointer + i * sb, overwrite: s.overwrite)
-                    if transposeOther { gemmInto(d, true, transposeSelf, n, k, m, g + i * sc, pa + i * sa, split: false) }
-                    else { gemmInto(d, !transposeSelf, false, k, n, m, pa + i * sa, g + i * sc, split: false) }
-                }
+            let (da, db) = (ctx.slot(self), ctx.slot(other))
+            BatchedGEMM.run(batch) { i in   // product i's own 2-D backward
+                matmulBackward(da.map { GradientSlot(pointer: $0.pointer + i * sa, overwrite: $0.overwrite) },
+                               db.map { GradientSlot(pointer: $0.pointer + i * sb, overwrite: $0.overwrite) },
+                               transposeSelf, transposeOther, m, n, k, a: pa + i * sa, b: pb + i * sb, g: g + i * sc,
+                               split: false)
             }
         }
     }
