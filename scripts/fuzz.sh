@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer targets for the readers of untrusted files (see Fuzz/ and docs/reliability-fuzzing.md).
+# libFuzzer targets for the readers of untrusted files (see Fuzz/ and docs/reliability.md, Fuzzing).
 #
 #   scripts/fuzz.sh TARGET SECONDS   build TARGET and fuzz it for SECONDS; exits non-zero on a crash
 #   scripts/fuzz.sh replay           build every target and run every seed corpus once (what CI runs)
