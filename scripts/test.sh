@@ -7,6 +7,7 @@ set -euo pipefail
 scripts/check-dependencies.sh
 bash scripts/example-check.sh   # a package depending on this one by URL and version builds and runs
 bash scripts/fuzz.sh replay   # every fuzz seed input once under ASan (docs/reliability.md, Fuzzing)
+scripts/format-check.sh   # swift format lint against .swift-format (about 1 s)
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -17,8 +17,8 @@ let package = Package(
                 .product(name: "FreeLB", package: "freelb-swift"),
                 .product(name: "FreeLBModels", package: "freelb-swift"),
                 .product(name: "FreeLBNN", package: "freelb-swift"),
-                .product(name: "FreeLBTensor", package: "freelb-swift"),
-            ]),
+                .product(name: "FreeLBTensor", package: "freelb-swift")
+            ])
     ],
     swiftLanguageModes: [.v5]
 )

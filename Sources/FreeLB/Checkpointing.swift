@@ -22,9 +22,11 @@ public struct TrainerStateRecord: Codable, Equatable {
     /// Nil in checkpoints written before this was recorded.
     public var wallSeconds: Double?
 
-    public init(globalStep: Int, optimizerScalars: [String: Double], perturbationGenerator: SeededGenerator,
-                dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configuration: String? = nil,
-                wallSeconds: Double? = 0) {
+    public init(
+        globalStep: Int, optimizerScalars: [String: Double], perturbationGenerator: SeededGenerator,
+        dropoutGenerator: SeededGenerator, bestMetric: Double? = nil, bestStep: Int? = nil, configuration: String? = nil,
+        wallSeconds: Double? = 0
+    ) {
         self.globalStep = globalStep
         self.optimizerScalars = optimizerScalars
         self.perturbationGenerator = perturbationGenerator
@@ -40,8 +42,10 @@ public enum Checkpointing {
     static let latestFile = "latest"
 
     /// Writes a checkpoint of `state` under `runDirectory` and publishes it. Older checkpoints are removed.
-    public static func save(_ state: TrainingState, record: TrainerStateRecord, extraFiles: [URL] = [],
-                            in runDirectory: URL) throws {
+    public static func save(
+        _ state: TrainingState, record: TrainerStateRecord, extraFiles: [URL] = [],
+        in runDirectory: URL
+    ) throws {
         let fm = FileManager.default
         // A second save at the same step (the end of a run right after an evaluation, or an interruption there)
         // goes to a fresh name: deleting the published folder first would leave `latest` naming a missing or
@@ -59,7 +63,8 @@ public enum Checkpointing {
         try state.model.save(to: partial)
         let exported = state.optimizer.exportState()
         let moments = exported.tensors.map { NamedTensor(name: $0.key, shape: $0.value.shape, values: $0.value.scalars) }
-        try SafetensorsWriter.write(moments, metadata: ["format": "freelb-optimizer"], to: partial.appendingPathComponent("optimizer.safetensors"))
+        try SafetensorsWriter.write(
+            moments, metadata: ["format": "freelb-optimizer"], to: partial.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(record).write(to: partial.appendingPathComponent("trainer_state.json"), options: .atomic)
@@ -72,7 +77,8 @@ public enum Checkpointing {
         try Data(name.utf8).write(to: runDirectory.appendingPathComponent(latestFile), options: .atomic)
         try syncDirectory(runDirectory)
         // Remove superseded checkpoints (only after `latest` points at the new one).
-        for item in (try? fm.contentsOfDirectory(atPath: runDirectory.path)) ?? [] where item.hasPrefix("checkpoint-") && item != name {
+        for item in (try? fm.contentsOfDirectory(atPath: runDirectory.path)) ?? []
+        where item.hasPrefix("checkpoint-") && item != name {
             try? fm.removeItem(at: runDirectory.appendingPathComponent(item))
         }
     }
@@ -83,11 +89,13 @@ public enum Checkpointing {
         let file = runDirectory.appendingPathComponent(latestFile)
         guard FileManager.default.fileExists(atPath: file.path) else { return nil }
         func corrupt(_ problem: String) -> RunError {
-            RunError("\(file.path): \(problem); the run folder is damaged. Repair `latest` to name one of its checkpoint-<step> "
-                     + "folders, or remove it to start the run over (this deletes its checkpoints)")
+            RunError(
+                "\(file.path): \(problem); the run folder is damaged. Repair `latest` to name one of its checkpoint-<step> "
+                    + "folders, or remove it to start the run over (this deletes its checkpoints)")
         }
         guard let data = try? Data(contentsOf: file), data.count <= 4096,
-              let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        else {
             throw corrupt("cannot be read as a short UTF-8 text")
         }
         guard name.hasPrefix("checkpoint-"), !name.contains("/"), !name.hasSuffix(".partial") else {
@@ -102,8 +110,9 @@ public enum Checkpointing {
 
     /// Restores model weights, optimizer state and RNG states from a checkpoint folder.
     public static func restore(_ state: TrainingState, from checkpoint: URL) throws -> TrainerStateRecord {
-        let record = try JSONDecoder().decode(TrainerStateRecord.self,
-                                              from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
+        let record = try JSONDecoder().decode(
+            TrainerStateRecord.self,
+            from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
         try state.model.loadWeights(from: checkpoint.appendingPathComponent("model.safetensors"))
         let file = try SafetensorsFile(url: checkpoint.appendingPathComponent("optimizer.safetensors"))
         var tensors: [String: Tensor] = [:]
@@ -169,13 +178,16 @@ public final class RunFolderLock {
     public init(folder: URL) throws {
         url = folder.appendingPathComponent(".lock")
         let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunError("\(url.path): cannot create the run folder's lock file (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else {
+            throw RunError("\(url.path): cannot create the run folder's lock file (\(String(cString: strerror(errno))))")
+        }
         let recorded = Self.recordedPid(fd)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             let owner = recorded.map { "process \($0)" } ?? "another process"
-            throw RunError("\(folder.path) is in use by \(owner) (locked through \(url.lastPathComponent)); "
-                           + "wait for it to finish, or choose another --output-dir")
+            throw RunError(
+                "\(folder.path) is in use by \(owner) (locked through \(url.lastPathComponent)); "
+                    + "wait for it to finish, or choose another --output-dir")
         }
         descriptor = fd
         stalePid = recorded.flatMap { $0 != getpid() && $0 > 0 ? $0 : nil }

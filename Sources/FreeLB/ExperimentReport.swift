@@ -99,7 +99,10 @@ public struct ExperimentReport: Codable {
             seedList.map { seed in score(task: task, method: method, seed: seed).map { String(format: "%.2f", $0) } ?? "–" }
                 .joined(separator: " / ")
         }
-        var lines = scoreRows + ["", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""]
+        var lines =
+            scoreRows + [
+                "", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""
+            ]
             + perSeedRows + ["", "Best dev score ×100 of seed " + seedList.map(String.init).joined(separator: " / ") + ".", ""]
         if let baseline = methods.first, methods.count > 1 {
             let pairedRows = table(Array(methods.dropFirst())) { task, method in
@@ -107,21 +110,30 @@ public struct ExperimentReport: Codable {
                 if d.isEmpty { return "–" }
                 return String(format: "%+.2f", d.reduce(0, +) / Double(d.count)) + " (\(d.filter { $0 > 0 }.count) of \(d.count))"
             }
-            lines += pairedRows + ["", "Difference from \(baseline) on the same seed ×100: the mean, and (on how many seeds the "
-                + "method scored higher, of the seeds both finished).", ""]
+            lines +=
+                pairedRows + [
+                    "",
+                    "Difference from \(baseline) on the same seed ×100: the mean, and (on how many seeds the "
+                        + "method scored higher, of the seeds both finished).", ""
+                ]
         }
         if let baseline = methods.first, methods.count > 1 {
             let significanceRows = table(Array(methods.dropFirst())) { task, method in
                 let d = pairedDifferences(task: task, method: method, baseline: baseline)
                 guard d.count >= 2, let interval = Self.bootstrapInterval(d) else { return "–" }
                 let distinguishable = interval.lowerBound > 0 || interval.upperBound < 0
-                return String(format: "[%+.2f, %+.2f]%@ p=%.2f", interval.lowerBound, interval.upperBound,
-                              distinguishable ? " *" : "", Self.signTestPValue(d))
+                return String(
+                    format: "[%+.2f, %+.2f]%@ p=%.2f", interval.lowerBound, interval.upperBound,
+                    distinguishable ? " *" : "", Self.signTestPValue(d))
             }
-            lines += significanceRows + ["", "95% paired bootstrap interval of the mean difference from \(baseline) (10,000 "
-                + "resamples of the seeds), and the exact two-sided sign test's p. * marks an interval that excludes 0. "
-                + "With n seeds the sign test cannot go below p = 2/2^n (0.25 for 3 seeds, 0.0625 for 5), and a bootstrap "
-                + "over so few seeds is optimistic: read * as \"consistent in sign and size over these seeds\".", ""]
+            lines +=
+                significanceRows + [
+                    "",
+                    "95% paired bootstrap interval of the mean difference from \(baseline) (10,000 "
+                        + "resamples of the seeds), and the exact two-sided sign test's p. * marks an interval that excludes 0. "
+                        + "With n seeds the sign test cannot go below p = 2/2^n (0.25 for 3 seeds, 0.0625 for 5), and a bootstrap "
+                        + "over so few seeds is optimistic: read * as \"consistent in sign and size over these seeds\".", ""
+                ]
         }
         lines += timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
         return lines.joined(separator: "\n") + "\n"
@@ -136,8 +148,10 @@ public struct ExperimentReport: Codable {
 
     /// Percentile interval of the mean of `values` over `resamples` bootstrap resamples (deterministic:
     /// a fixed seed), or nil for an empty list.
-    public static func bootstrapInterval(_ values: [Double], confidence: Double = 0.95, resamples: Int = 10_000,
-                                         seed: UInt64 = 2020) -> ClosedRange<Double>? {
+    public static func bootstrapInterval(
+        _ values: [Double], confidence: Double = 0.95, resamples: Int = 10_000,
+        seed: UInt64 = 2020
+    ) -> ClosedRange<Double>? {
         guard !values.isEmpty else { return nil }
         var generator = SeededGenerator(seed: seed)
         let n = UInt64(values.count)
@@ -158,7 +172,7 @@ public struct ExperimentReport: Codable {
         let n = signs.count, positive = signs.filter { $0 > 0 }.count
         guard n > 0 else { return 1 }
         let tail = min(positive, n - positive)
-        var binomial = 1.0, sum = 0.0   // C(n, i)
+        var binomial = 1.0, sum = 0.0  // C(n, i)
         for i in 0...tail {
             if i > 0 { binomial = binomial * Double(n - i + 1) / Double(i) }
             sum += binomial
@@ -189,15 +203,17 @@ public struct ExperimentReport: Codable {
                 if !perSeed.isEmpty { scorePanel.tick((Double(index), Self.median(perSeed)), halfWidth: 0.28, color: color) }
             }
             var panels: [(panel: SVGPanel, xLabel: String, yLabel: String, xTicks: [(Double, String)]?)] = [
-                (scorePanel, "method (circles: seeds; bar: median)", "score", methodTicks)]
+                (scorePanel, "method (circles: seeds; bar: median)", "score", methodTicks)
+            ]
             if let baseline = methods.first, methods.count > 1 {
                 let others = Array(methods.dropFirst())
                 let differences = others.map { pairedDifferences(task: task, method: $0, baseline: baseline) }
                 let intervals = differences.map { Self.bootstrapInterval($0) }
                 let bounds: [Double] = intervals.compactMap { $0 }.flatMap { [$0.lowerBound, $0.upperBound] }
                 let extent: [Double] = differences.flatMap { $0 } + bounds + [0]
-                var panel = SVGPanel(title: "\(task): paired difference from \(baseline)", xRange: -0.6...(Double(others.count) - 0.4),
-                                     yRange: extent.min()!...extent.max()!)
+                var panel = SVGPanel(
+                    title: "\(task): paired difference from \(baseline)", xRange: -0.6...(Double(others.count) - 0.4),
+                    yRange: extent.min()!...extent.max()!)
                 panel.width = max(440, 90 * Double(others.count))
                 panel.guide(y: 0)
                 for (index, d) in differences.enumerated() {
@@ -211,8 +227,11 @@ public struct ExperimentReport: Codable {
                     }
                     if !d.isEmpty { panel.tick((Double(index), d.reduce(0, +) / Double(d.count)), halfWidth: 0.2, color: color) }
                 }
-                panels.append((panel, "method (bar: mean; whiskers: 95% bootstrap interval)", "difference ×100",
-                               others.enumerated().map { (Double($0.offset), $0.element) }))
+                panels.append(
+                    (
+                        panel, "method (bar: mean; whiskers: 95% bootstrap interval)", "difference ×100",
+                        others.enumerated().map { (Double($0.offset), $0.element) }
+                    ))
             }
             let url = folder.appendingPathComponent("\(task).svg")
             try Data(svgDocument(panels).utf8).write(to: url, options: .atomic)

@@ -41,8 +41,10 @@ public struct RunSummary: Codable {
 public final class FineTuningRun {
     public let configuration: RunConfiguration
     public let outputDirectory: URL
-    public static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
-                                        "sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json"]
+    public static let tokenizerFiles = [
+        "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+        "sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json"
+    ]
 
     public init(_ configuration: RunConfiguration) throws {
         try configuration.validate()
@@ -66,12 +68,15 @@ public final class FineTuningRun {
         for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
 
         let task = try TaskRegistry.task(named: config.task)
-        let modelLoad = try TransformerClassifier.load(config.model, kind: task.type.modelKind,
-                                                        numLabels: task.isMultipleChoice ? nil : task.numLabels, seed: config.seed)
+        let modelLoad = try TransformerClassifier.load(
+            config.model, kind: task.type.modelKind,
+            numLabels: task.isMultipleChoice ? nil : task.numLabels, seed: config.seed)
         let model = modelLoad.model
         if model.headIsNew {
-            onEvent(.warning("\(modelLoad.directory.path) has no trained \(model.architecture) head: it is newly initialised "
-                             + "and will be trained (expected when fine-tuning a pretrained base model)"))
+            onEvent(
+                .warning(
+                    "\(modelLoad.directory.path) has no trained \(model.architecture) head: it is newly initialised "
+                        + "and will be trained (expected when fine-tuning a pretrained base model)"))
         }
         if !task.isMultipleChoice && !task.isRegression {
             model.config.id2label = Dictionary(uniqueKeysWithValues: task.labels.enumerated().map { ($0.offset, $0.element) })
@@ -79,27 +84,33 @@ public final class FineTuningRun {
         let tokenizer = try loadTokenizer(directory: modelLoad.directory)
         try Self.checkVocabulary(tokenizer, model: model, folder: modelLoad.directory)
         let dataDir = URL(fileURLWithPath: config.dataDir)
-        let train = try TaskSplit(task: task, split: .train, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
-                                  batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit,
-                                  groupByLength: config.groupByLength)
-        let dev = try TaskSplit(task: task, split: .dev, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
-                                batchSize: config.evalBatchSize, shuffle: false, seed: config.seed, limit: config.evalLimit)
+        let train = try TaskSplit(
+            task: task, split: .train, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
+            batchSize: config.batchSize, shuffle: true, seed: config.seed, limit: config.trainLimit,
+            groupByLength: config.groupByLength)
+        let dev = try TaskSplit(
+            task: task, split: .dev, dataDir: dataDir, tokenizer: tokenizer, maxLength: config.maxSeqLength,
+            batchSize: config.evalBatchSize, shuffle: false, seed: config.seed, limit: config.evalLimit)
         let devBatches = dev.orderedBatches
         for batch in train.batches(epoch: 0) + devBatches { try model.validate(batch.input) }
 
-        let optimizer = AdamW(learningRate: Float(config.learningRate), eps: Float(config.adamEpsilon), weightDecay: Float(config.weightDecay))
+        let optimizer = AdamW(
+            learningRate: Float(config.learningRate), eps: Float(config.adamEpsilon), weightDecay: Float(config.weightDecay))
         let batchesPerEpoch = train.batcher.batchesPerEpoch
         let stepsPerEpoch = (batchesPerEpoch + config.gradientAccumulationSteps - 1) / config.gradientAccumulationSteps
         let totalSteps = config.maxSteps ?? Int((Double(stepsPerEpoch) * config.epochs).rounded(.up))
         let warmup = config.warmupSteps ?? Int((Double(totalSteps) * config.warmupRatio).rounded(.up))
-        let state = TrainingState(model: model, optimizer: optimizer,
-                                  schedule: LinearWarmupDecay(baseLearningRate: Float(config.learningRate), warmupSteps: warmup, totalSteps: totalSteps),
-                                  maxGradNorm: Float(config.maxGradNorm), seed: config.seed)
+        let state = TrainingState(
+            model: model, optimizer: optimizer,
+            schedule: LinearWarmupDecay(
+                baseLearningRate: Float(config.learningRate), warmupSteps: warmup, totalSteps: totalSteps),
+            maxGradNorm: Float(config.maxGradNorm), seed: config.seed)
         model.dropoutController.reuseMasks = config.reuseDropoutMask
         let method = try config.makeMethod()
 
-        var record = TrainerStateRecord(globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
-                                        dropoutGenerator: model.dropoutController.generatorState, configuration: config.json)
+        var record = TrainerStateRecord(
+            globalStep: 0, optimizerScalars: [:], perturbationGenerator: state.perturbationGenerator,
+            dropoutGenerator: model.dropoutController.generatorState, configuration: config.json)
         var resumedFrom: Int? = nil
         var wallSecondsBefore: Double? = 0
         func wallSeconds() -> Double { (wallSecondsBefore ?? 0) + Date().timeIntervalSince(start) }
@@ -112,8 +123,10 @@ public final class FineTuningRun {
         } else {
             try Data(config.json.utf8).write(to: outputDirectory.appendingPathComponent("run_config.json"), options: .atomic)
         }
-        onEvent(.started(resumedFromStep: resumedFrom, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch,
-                         trainExamples: train.count, devExamples: dev.count))
+        onEvent(
+            .started(
+                resumedFromStep: resumedFrom, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch,
+                trainExamples: train.count, devExamples: dev.count))
 
         let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
         // Lines past the checkpoint (all of them when there is none) came from steps that are trained again.
@@ -145,11 +158,12 @@ public final class FineTuningRun {
         }
 
         var metricsFailure: Error?
-        let trainer = Trainer(state: state, method: method, accumulationSteps: config.gradientAccumulationSteps,
-                              evaluationBatches: devBatches, evaluationInterval: config.evalSteps,
-                              metrics: { logits in
-                                  do { return try dev.metrics(logits) } catch { metricsFailure = error; return [:] }
-                              })
+        let trainer = Trainer(
+            state: state, method: method, accumulationSteps: config.gradientAccumulationSteps,
+            evaluationBatches: devBatches, evaluationInterval: config.evalSteps,
+            metrics: { logits in
+                do { return try dev.metrics(logits) } catch { metricsFailure = error; return [:] }
+            })
         trainer.nonFinitePolicy = config.onNonfinite == .skip ? .skip(maxConsecutive: config.nonfiniteSkipLimit) : .stop
         var lastMetrics: [String: Double] = [:]
         var lastEvaluationStep = -1
@@ -196,15 +210,20 @@ public final class FineTuningRun {
             if shouldStop() { interrupted = true; return .stop }
             switch event {
             case .step(let progress):
-                guard log(["type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
-                           "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond])
+                guard
+                    log([
+                        "type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
+                        "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond
+                    ])
                 else { return .stop }
                 onEvent(.step(progress))
             case .evaluation(let result):
                 if handleEvaluation(result) == .stop { return .stop }
             case let .nonFinite(bad, skipped):
-                var line: [String: Any] = ["type": "nonfinite", "step": bad.step, "pass": bad.pass, "value": Double(bad.value),
-                                           "skipped_batches": skipped, "message": bad.description]
+                var line: [String: Any] = [
+                    "type": "nonfinite", "step": bad.step, "pass": bad.pass, "value": Double(bad.value),
+                    "skipped_batches": skipped, "message": bad.description
+                ]
                 if case let .parameters(name, count) = bad.quantity { line["parameter"] = name; line["count"] = count }
                 guard log(line) else { return .stop }
                 onEvent(.nonFinite(bad, skippedBatches: skipped))
@@ -217,9 +236,13 @@ public final class FineTuningRun {
         if let failure { throw failure }
         if let bad = trainer.stoppedOnNonFinite {
             // No checkpoint, best/ or final/ is written from here: the last good ones stay as they are.
-            let kept = (try? Checkpointing.latest(in: outputDirectory)).flatMap { $0 }.map { "the last good checkpoint, \($0.lastPathComponent), is kept; "
-                + "a rerun resumes from it" } ?? "no checkpoint had been written yet"
-            let hint = config.onNonfinite == .skip
+            let kept =
+                (try? Checkpointing.latest(in: outputDirectory)).flatMap { $0 }.map {
+                    "the last good checkpoint, \($0.lastPathComponent), is kept; "
+                        + "a rerun resumes from it"
+                } ?? "no checkpoint had been written yet"
+            let hint =
+                config.onNonfinite == .skip
                 ? "more than \(config.nonfiniteSkipLimit) batches in a row were skipped, or the parameters became non-finite"
                 : "lower --learning-rate, check the data, or pass --on-nonfinite skip to skip such batches"
             throw RunError("training diverged: \(bad.description); \(hint); \(kept)")
@@ -234,17 +257,19 @@ public final class FineTuningRun {
             try saveModel("final")
             try checkpoint()
             do {
-                try TrainingCurves.write(metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
-                                         mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
-            } catch {   // the model is saved; a missing plot is worth a warning, not a failed run
+                try TrainingCurves.write(
+                    metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                    mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+            } catch {  // the model is saved; a missing plot is worth a warning, not a failed run
                 onEvent(.warning("training_curves.svg not written: \(error.localizedDescription)"))
             }
         }
-        let summary = RunSummary(task: task.name, method: method.name, seed: config.seed, steps: state.globalStep,
-                                 interrupted: !completed || interrupted, wallSeconds: wallSeconds(),
-                                 resumedFromStep: resumedFrom, wallSecondsIncomplete: wallSecondsBefore == nil ? true : nil,
-                                 mainMetric: task.mainMetric, bestMetric: record.bestMetric, bestStep: record.bestStep,
-                                 finalMetrics: lastMetrics)
+        let summary = RunSummary(
+            task: task.name, method: method.name, seed: config.seed, steps: state.globalStep,
+            interrupted: !completed || interrupted, wallSeconds: wallSeconds(),
+            resumedFromStep: resumedFrom, wallSecondsIncomplete: wallSecondsBefore == nil ? true : nil,
+            mainMetric: task.mainMetric, bestMetric: record.bestMetric, bestStep: record.bestStep,
+            finalMetrics: lastMetrics)
         if !summary.interrupted {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -259,8 +284,9 @@ extension FineTuningRun {
     /// A tokenizer whose ids reach past the model's embedding table cannot be used with it.
     public static func checkVocabulary(_ tokenizer: any Tokenizer, model: TransformerClassifier, folder: URL) throws {
         if tokenizer.vocabularySize > model.config.vocabSize {
-            throw RunError("\(folder.path): the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is "
-                           + "\(model.config.vocabSize) (the tokenizer and the model do not belong together)")
+            throw RunError(
+                "\(folder.path): the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is "
+                    + "\(model.config.vocabSize) (the tokenizer and the model do not belong together)")
         }
     }
 
@@ -293,8 +319,8 @@ extension FineTuningRun {
 
     public static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
         guard let stored, var old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
-              let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any],
-              let defaults = try? JSONSerialization.jsonObject(with: Data(RunConfiguration().json.utf8)) as? [String: Any]
+            let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any],
+            let defaults = try? JSONSerialization.jsonObject(with: Data(RunConfiguration().json.utf8)) as? [String: Any]
         else { return }
         // A setting added after the run was written counts as its default.
         for (key, value) in defaults where old[key] == nil { old[key] = value }
@@ -303,8 +329,9 @@ extension FineTuningRun {
             return !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
         }.sorted()
         if !changed.isEmpty {
-            throw RunError("\(folder.path) holds a run trained with different settings (\(changed.map { "--" + $0 }.joined(separator: ", "))); "
-                           + "resume it with the same settings, or pass a new --output-dir")
+            throw RunError(
+                "\(folder.path) holds a run trained with different settings (\(changed.map { "--" + $0 }.joined(separator: ", "))); "
+                    + "resume it with the same settings, or pass a new --output-dir")
         }
     }
 }
@@ -322,10 +349,13 @@ final class MetricsLog {
         var lastEvaluation: (step: Int, metrics: [String: Double])?
         let kept = lines.filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let lineStep = object["step"] as? Int else { return true }
+                let lineStep = object["step"] as? Int
+            else { return true }
             if lineStep > step { return false }
             if object["type"] as? String == "eval" {
-                let metrics = object.filter { !["type", "step", "epoch", "loss"].contains($0.key) }.compactMapValues { $0 as? Double }
+                let metrics = object.filter { !["type", "step", "epoch", "loss"].contains($0.key) }.compactMapValues {
+                    $0 as? Double
+                }
                 lastEvaluation = (lineStep, metrics)
             }
             return true

@@ -63,8 +63,10 @@ public struct PerturbationMask {
 
 public enum Perturbation {
     /// δ0 (docs/method.md §3): l2: U(−1,1) ⊙ m_b · μ/√(L_b·d); linf*: U(−μ, μ) ⊙ m; μ = 0 → 0.
-    public static func initial(shape: [Int], mask: PerturbationMask, config: PerturbationConfig,
-                               generator: inout SeededGenerator) -> Tensor {
+    public static func initial(
+        shape: [Int], mask: PerturbationMask, config: PerturbationConfig,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let mu = config.initMagnitude
         guard mu > 0 else { return Tensor(zeros: shape) }
         let delta: Tensor
@@ -84,8 +86,10 @@ public enum Perturbation {
     }
 
     /// δ_{t+1} = project(δ_t + α · step(g)) per example, as a new tensor. `g` is masked first.
-    public static func ascend(_ delta: Tensor, gradient g: Tensor, mask: PerturbationMask,
-                              config: PerturbationConfig) -> Tensor {
+    public static func ascend(
+        _ delta: Tensor, gradient g: Tensor, mask: PerturbationMask,
+        config: PerturbationConfig
+    ) -> Tensor {
         precondition(delta.count == g.count, "ascend: δ \(delta.shape) vs gradient \(g.shape)")
         let next = delta.detachedCopy()
         let grad = g.detachedCopy()
@@ -120,8 +124,10 @@ public enum Perturbation {
 
     /// A random δ with ‖δ_b‖_F = `radius` exactly on each example's real tokens, in a uniformly random
     /// direction (normalised Gaussian), zero on padding: the `random` control's noise.
-    public static func randomOnSphere(shape: [Int], mask: PerturbationMask, radius: Float,
-                                      generator: inout SeededGenerator) -> Tensor {
+    public static func randomOnSphere(
+        shape: [Int], mask: PerturbationMask, radius: Float,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let delta = Tensor.normal(shape, generator: &generator)
         mask.apply(to: delta)
         for b in 0..<mask.examples {

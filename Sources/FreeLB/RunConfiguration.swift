@@ -63,7 +63,8 @@ public struct RunConfiguration: Codable, Equatable {
         case dataDir = "data-dir", outputDir = "output-dir", maxSeqLength = "max-seq-length", learningRate = "learning-rate"
         case batchSize = "batch-size", evalBatchSize = "eval-batch-size"
         case gradientAccumulationSteps = "gradient-accumulation-steps", maxSteps = "max-steps", warmupRatio = "warmup-ratio"
-        case warmupSteps = "warmup-steps", weightDecay = "weight-decay", adamEpsilon = "adam-epsilon", maxGradNorm = "max-grad-norm"
+        case warmupSteps = "warmup-steps", weightDecay = "weight-decay", adamEpsilon = "adam-epsilon", maxGradNorm =
+            "max-grad-norm"
         case evalSteps = "eval-steps", steps = "adv-steps", stepSize = "adv-lr", initMagnitude = "adv-init-mag"
         case radius = "adv-max-norm", norm = "adv-norm", reuseDropoutMask = "reuse-dropout-mask"
         case beginStep = "adv-begin-step", cleanPass = "adv-clean-pass", innerSteps = "yopo-inner-steps"
@@ -90,12 +91,15 @@ public struct RunConfiguration: Codable, Equatable {
         for (key, value) in values {
             guard let number = value as? Double, !number.isFinite else { continue }
             let allowed = Self.setting(key)?.allowed ?? "a finite number"
-            throw RunError(file == Self.commandLine ? "--\(key) \(number): must be \(allowed)"
-                                                    : "\(file): field '\(key)': \(number) must be \(allowed)")
+            throw RunError(
+                file == Self.commandLine
+                    ? "--\(key) \(number): must be \(allowed)"
+                    : "\(file): field '\(key)': \(number) must be \(allowed)")
         }
         let known = Set(CodingKeys.allKeys)
         if let unknown = dict.keys.first(where: { !known.contains($0) }) {
-            throw RunError("\(file): field '\(unknown)': unknown setting (settings use the CLI flag names, e.g. \"learning-rate\")")
+            throw RunError(
+                "\(file): field '\(unknown)': unknown setting (settings use the CLI flag names, e.g. \"learning-rate\")")
         }
         let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         for (key, value) in current where dict[key] == nil { dict[key] = value }
@@ -104,7 +108,8 @@ public struct RunConfiguration: Codable, Equatable {
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             throw RunError("\(file): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': expected \(type)")
         } catch let DecodingError.dataCorrupted(context) {
-            throw RunError("\(file): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+            throw RunError(
+                "\(file): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
         }
     }
 
@@ -120,7 +125,7 @@ public struct RunConfiguration: Codable, Equatable {
         "mnli": (0.1, 0.3, 0.1, 3, 1e-5, 33), "qnli": (0.075, 0.15, 0.15, 3, 1e-5, 32),
         "qqp": (0.2, 0.7, 0.32, 3, 1e-5, 32), "sst2": (0.1, 0.6, 1.0, 3, 1e-5, 32),
         "cola": (0.025, 0.3, 0.4, 4, 1e-5, 16), "mrpc": (0.04, 0.4, 0.64, 4, 5e-6, 16),
-        "stsb": (0.1, 0.28, 0.16, 4, 2e-5, 16), "rte": (0.06, 0.14, 0.16, 4, 1e-5, 16),
+        "stsb": (0.1, 0.28, 0.16, 4, 2e-5, 16), "rte": (0.06, 0.14, 0.16, 4, 1e-5, 16)
     ]
 
     /// Applies a preset (FreeLB, L2, K passes).
@@ -141,17 +146,22 @@ public struct RunConfiguration: Codable, Equatable {
 
     /// The training step this configuration describes.
     public func makeMethod() throws -> TrainingStep {
-        let perturbation = PerturbationConfig(norm: norm, initMagnitude: Float(initMagnitude), radius: Float(radius),
-                                              stepSize: Float(stepSize))
+        let perturbation = PerturbationConfig(
+            norm: norm, initMagnitude: Float(initMagnitude), radius: Float(radius),
+            stepSize: Float(stepSize))
         switch method {
         case .vanilla: return VanillaStep()
-        case .freelb: return try FreeLBStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask,
-                                            beginStep: beginStep, cleanPass: cleanPass)
+        case .freelb:
+            return try FreeLBStep(
+                perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask,
+                beginStep: beginStep, cleanPass: cleanPass)
         case .pgd: return PGDStep(perturbation: perturbation, steps: steps, reuseDropoutMask: reuseDropoutMask)
         case .freeat: return FreeATStep(perturbation: perturbation, steps: steps)
         case .random: return RandomPerturbationStep(radius: Float(radius), steps: steps, reuseDropoutMask: reuseDropoutMask)
-        case .yopo: return try YOPOStep(perturbation: perturbation, steps: steps, innerSteps: innerSteps,
-                                        reuseDropoutMask: reuseDropoutMask)
+        case .yopo:
+            return try YOPOStep(
+                perturbation: perturbation, steps: steps, innerSteps: innerSteps,
+                reuseDropoutMask: reuseDropoutMask)
         }
     }
 }

@@ -40,27 +40,33 @@ public struct TaskSplit {
     /// Multiple choice: each question's choice labels ("A"…), for prediction files.
     public let choiceLabels: [[String]]?
 
-    public init(task: TaskSpec, split: Split, dataDir: URL, tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
-                shuffle: Bool, seed: UInt64, limit: Int? = nil, groupByLength: Bool = false) throws {
+    public init(
+        task: TaskSpec, split: Split, dataDir: URL, tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
+        shuffle: Bool, seed: UInt64, limit: Int? = nil, groupByLength: Bool = false
+    ) throws {
         self.task = task
         self.split = split
         switch try task.load(split: split, dataDir: dataDir) {
         case .classification(var examples):
             if let limit { examples = Array(examples.prefix(limit)) }
             ids = examples.map(\.guid)
-            classLabels = task.isRegression ? nil : examples.map { if case .classIndex(let c)? = $0.label { return c } else { return -1 } }
-            scores = task.isRegression ? examples.map { if case .score(let s)? = $0.label { return s } else { return .nan } } : nil
+            classLabels =
+                task.isRegression ? nil : examples.map { if case .classIndex(let c)? = $0.label { return c } else { return -1 } }
+            scores =
+                task.isRegression ? examples.map { if case .score(let s)? = $0.label { return s } else { return .nan } } : nil
             choiceLabels = nil
-            batcher = try Batcher(examples: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
-                                  shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
+            batcher = try Batcher(
+                examples: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
+                shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         case .multipleChoice(var examples):
             if let limit { examples = Array(examples.prefix(limit)) }
             ids = examples.map(\.id)
             classLabels = examples.map { $0.label ?? -1 }
             scores = nil
             choiceLabels = examples.map(\.choiceLabels)
-            batcher = try Batcher(multipleChoice: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
-                                  shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
+            batcher = try Batcher(
+                multipleChoice: examples, tokenizer: tokenizer, maxLength: maxLength, batchSize: batchSize,
+                shuffle: shuffle, seed: seed, bucketByLength: groupByLength)
         }
     }
 
@@ -84,7 +90,9 @@ public struct TaskSplit {
     /// The task's metrics (fractions) from logits in file order.
     public func metrics(_ logits: [[Float]]) throws -> [String: Double] {
         let (classes, predictedScores) = predictions(logits)
-        if let predictedScores, let scores { return try Metrics.compute(task: task, predictions: predictedScores, labels: scores) }
+        if let predictedScores, let scores {
+            return try Metrics.compute(task: task, predictions: predictedScores, labels: scores)
+        }
         return try Metrics.compute(task: task, predictions: classes ?? [], labels: classLabels ?? [])
     }
 }

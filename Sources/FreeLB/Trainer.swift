@@ -80,9 +80,11 @@ public final class Trainer {
     /// The value that stopped training, when `run` returned false because of one.
     public private(set) var stoppedOnNonFinite: NonFiniteValue?
 
-    public init(state: TrainingState, method: TrainingStep, accumulationSteps: Int = 1,
-                evaluationBatches: [TrainingBatch]? = nil, evaluationInterval: Int? = nil,
-                metrics: @escaping ([[Float]]) -> [String: Double] = { _ in [:] }) {
+    public init(
+        state: TrainingState, method: TrainingStep, accumulationSteps: Int = 1,
+        evaluationBatches: [TrainingBatch]? = nil, evaluationInterval: Int? = nil,
+        metrics: @escaping ([[Float]]) -> [String: Double] = { _ in [:] }
+    ) {
         self.state = state
         self.method = method
         self.accumulationSteps = max(1, accumulationSteps)
@@ -97,8 +99,10 @@ public final class Trainer {
     /// Trains from `state.globalStep` until `totalSteps`. `epochBatches(e)` gives epoch e's micro-batches
     /// in order (a deterministic shuffle of the seed and epoch). Returns false if stopped by the closure.
     @discardableResult
-    public func run(totalSteps: Int, epochBatches: (Int) -> [TrainingBatch],
-                    onEvent: (TrainingEvent) -> TrainingControl = { _ in .proceed }) -> Bool {
+    public func run(
+        totalSteps: Int, epochBatches: (Int) -> [TrainingBatch],
+        onEvent: (TrainingEvent) -> TrainingControl = { _ in .proceed }
+    ) -> Bool {
         state.model.train()
         let start = Date()
         var tokens = 0
@@ -123,9 +127,10 @@ public final class Trainer {
                 let result = method.step(group, state: state)
                 tokens += group.reduce(0) { $0 + $1.input.attentionMask.reduce(0) { $0 + Int($1) } }
                 let elapsed = Date().timeIntervalSince(start)
-                let progress = StepProgress(step: state.globalStep, totalSteps: totalSteps, epoch: epoch, loss: result.loss,
-                                            learningRate: state.optimizer.learningRate,
-                                            tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), elapsedSeconds: elapsed)
+                let progress = StepProgress(
+                    step: state.globalStep, totalSteps: totalSteps, epoch: epoch, loss: result.loss,
+                    learningRate: state.optimizer.learningRate,
+                    tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), elapsedSeconds: elapsed)
                 if onEvent(.step(progress)) == .stop { return false }
                 if let bad = state.nonFinite {
                     skippedBatches += 1
@@ -145,7 +150,8 @@ public final class Trainer {
                     consecutiveSkips = 0
                 }
                 if let interval = evaluationInterval, state.globalStep % interval == 0,
-                   let result = evaluateNow(epoch: epoch), onEvent(.evaluation(result)) == .stop {
+                    let result = evaluateNow(epoch: epoch), onEvent(.evaluation(result)) == .stop
+                {
                     return false
                 }
             }

@@ -32,8 +32,10 @@ public final class TrainingState {
     /// When set, steps record δ, δ gradients, losses and the gradients handed to the optimizer (tests).
     var trace: StepTrace?
 
-    public init(model: TransformerClassifier, optimizer: Optimizer, schedule: LinearWarmupDecay? = nil,
-                maxGradNorm: Float = 1.0, seed: UInt64 = 0) {
+    public init(
+        model: TransformerClassifier, optimizer: Optimizer, schedule: LinearWarmupDecay? = nil,
+        maxGradNorm: Float = 1.0, seed: UInt64 = 0
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
@@ -88,8 +90,9 @@ public final class TrainingState {
         trace?.recordGradients(parameters)
         optimizer.step(parameters)
         if let (name, count) = parameters.lazy.map({ ($0.0, $0.1.nonFiniteCount) }).first(where: { $0.1 > 0 }) {
-            nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .parameters(name: name, count: count),
-                                       value: .nan)
+            nonFinite = NonFiniteValue(
+                step: globalStep + 1, pass: passesInBatch, quantity: .parameters(name: name, count: count),
+                value: .nan)
         }
     }
 
@@ -103,12 +106,14 @@ public final class TrainingState {
     /// The frame of a step with one update per batch: dropout-mask reuse set, gradients zeroed, then for each
     /// micro-batch fresh dropout masks and `body(batch, mask)` (`mask`: the batch's real-token mask for δ).
     /// The update (`updateOnce`) is left to the caller.
-    public func forEachMicroBatch(_ microBatches: [TrainingBatch], reuseDropoutMask: Bool,
-                                  _ body: (TrainingBatch, PerturbationMask) -> Void) {
+    public func forEachMicroBatch(
+        _ microBatches: [TrainingBatch], reuseDropoutMask: Bool,
+        _ body: (TrainingBatch, PerturbationMask) -> Void
+    ) {
         model.dropoutController.reuseMasks = reuseDropoutMask
         model.zeroGrad()
-        for batch in microBatches {                                     // each micro-batch has its own δ
-            model.dropoutController.beginBatch()                        // masks sampled on the first pass
+        for batch in microBatches {  // each micro-batch has its own δ
+            model.dropoutController.beginBatch()  // masks sampled on the first pass
             body(batch, PerturbationMask(batch.input, width: model.config.embeddingSize))
         }
     }
@@ -116,12 +121,15 @@ public final class TrainingState {
     /// One pass at δ that also gives δ's gradient: the loss at a leaf copy of δ, `backward(loss, leaf)` (the
     /// caller chooses which gradients it fills), and the leaf's gradient (nil when the loss does not reach δ).
     /// δ, the loss and the gradient go to the trace.
-    public func passWithDeltaGradient(_ batch: TrainingBatch, delta: Tensor,
-                                      backward: (_ loss: Tensor, _ leaf: Tensor) -> Void)
-        -> (loss: Float, leaf: Tensor, gradient: Tensor?) {
+    public func passWithDeltaGradient(
+        _ batch: TrainingBatch, delta: Tensor,
+        backward: (_ loss: Tensor, _ leaf: Tensor) -> Void
+    )
+        -> (loss: Float, leaf: Tensor, gradient: Tensor?)
+    {
         let leaf = delta.detachedCopy(requiresGrad: true)
         trace?.deltas.append(leaf.detachedCopy())
-        let loss = lossAt(batch, delta: leaf)                           // E recomputed: fresh graph every pass
+        let loss = lossAt(batch, delta: leaf)  // E recomputed: fresh graph every pass
         trace?.losses.append(loss.item)
         backward(loss, leaf)
         if let g = leaf.grad { trace?.deltaGradients.append(g.detachedCopy()) }
@@ -131,8 +139,9 @@ public final class TrainingState {
     /// δ0 for a micro-batch: `customInitialPerturbation`, else the random start of `config` (docs/method.md).
     public func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
         if let custom = customInitialPerturbation { return custom(input) }
-        return Perturbation.initial(shape: model.perturbationShape(input), mask: mask, config: config,
-                                    generator: &perturbationGenerator)
+        return Perturbation.initial(
+            shape: model.perturbationShape(input), mask: mask, config: config,
+            generator: &perturbationGenerator)
     }
 }
 
@@ -161,7 +170,8 @@ public struct NonFiniteValue: Equatable, CustomStringConvertible {
         case .loss: return "the loss is \(shown) at step \(step), pass \(pass)"
         case .gradientNorm: return "the gradient norm is \(shown) at step \(step) (after \(pass) passes)"
         case let .parameters(name, count):
-            return "the update of step \(step) made \(count) values of '\(name)' NaN or infinite (learning rate or weight decay too large?)"
+            return
+                "the update of step \(step) made \(count) values of '\(name)' NaN or infinite (learning rate or weight decay too large?)"
         }
     }
 }

@@ -1,7 +1,7 @@
 // Thread count for elementwise kernels and BLAS, and a parallel-for over index ranges.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public enum ComputeThreads {

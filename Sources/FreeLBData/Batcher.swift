@@ -59,9 +59,11 @@ public struct Batch: Sendable, Equatable {
 
     public var isMultipleChoice: Bool
 
-    public init(batchSize: Int, numChoices: Int, sequenceLength: Int, inputIds: [Int32], tokenTypeIds: [Int32],
-                attentionMask: [Int32], labelIds: [Int32]?, targets: [Float]?, choiceMask: [Int32],
-                exampleIndices: [Int], isMultipleChoice: Bool) {
+    public init(
+        batchSize: Int, numChoices: Int, sequenceLength: Int, inputIds: [Int32], tokenTypeIds: [Int32],
+        attentionMask: [Int32], labelIds: [Int32]?, targets: [Float]?, choiceMask: [Int32],
+        exampleIndices: [Int], isMultipleChoice: Bool
+    ) {
         self.batchSize = batchSize
         self.numChoices = numChoices
         self.sequenceLength = sequenceLength
@@ -108,14 +110,19 @@ public struct Batcher: Sendable {
 
     /// GLUE examples: single sentence or pair, truncated to `maxLength` (special tokens included).
     /// Labels: all present -> `labelIds` (class) or `targets` (score); all absent -> none; mixed -> error.
-    public init(examples: [Example], tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
-                shuffle: Bool = false, seed: UInt64 = 0, bucketByLength: Bool = false,
-                truncation: TruncationStrategy = .longestFirst, bucketPoolBatches: Int = 50,
-                dropLast: Bool = false) throws {
+    public init(
+        examples: [Example], tokenizer: any Tokenizer, maxLength: Int, batchSize: Int,
+        shuffle: Bool = false, seed: UInt64 = 0, bucketByLength: Bool = false,
+        truncation: TruncationStrategy = .longestFirst, bucketPoolBatches: Int = 50,
+        dropLast: Bool = false
+    ) throws {
         try Batcher.check(maxLength: maxLength, batchSize: batchSize, bucketPoolBatches: bucketPoolBatches)
         let enc = parallelMap(examples.count) { i in
-            [tokenizer.encode(examples[i].textA, pair: examples[i].textB, maxLength: maxLength, truncation: truncation,
-                              addSpecialTokens: true)]
+            [
+                tokenizer.encode(
+                    examples[i].textA, pair: examples[i].textB, maxLength: maxLength, truncation: truncation,
+                    addSpecialTokens: true)
+            ]
         }
         var ids: [Int32] = [], scores: [Float] = []
         var unlabelled = 0
@@ -130,21 +137,25 @@ public struct Batcher: Sendable {
             }
         }
         if unlabelled != 0 && unlabelled != examples.count {
-            throw DataError(.invalidArgument, field: "label",
-                            "\(unlabelled) of \(examples.count) examples have no label; label all or none")
+            throw DataError(
+                .invalidArgument, field: "label",
+                "\(unlabelled) of \(examples.count) examples have no label; label all or none")
         }
-        self.init(encodings: enc, labelIds: ids.isEmpty || unlabelled > 0 ? nil : ids,
-                  targets: scores.isEmpty || unlabelled > 0 ? nil : scores, padId: tokenizer.padTokenId,
-                  batchSize: batchSize, shuffle: shuffle, seed: seed, bucketByLength: bucketByLength,
-                  bucketPoolBatches: bucketPoolBatches, dropLast: dropLast, isMultipleChoice: false)
+        self.init(
+            encodings: enc, labelIds: ids.isEmpty || unlabelled > 0 ? nil : ids,
+            targets: scores.isEmpty || unlabelled > 0 ? nil : scores, padId: tokenizer.padTokenId,
+            batchSize: batchSize, shuffle: shuffle, seed: seed, bucketByLength: bucketByLength,
+            bucketPoolBatches: bucketPoolBatches, dropLast: dropLast, isMultipleChoice: false)
     }
 
     /// Multiple choice: each choice is the pair (question, choice) -> `[CLS] question [SEP] choice [SEP]`
     /// (context, when present, is put before the question). All choices of a batch share one padded length.
-    public init(multipleChoice examples: [MultipleChoiceExample], tokenizer: any Tokenizer, maxLength: Int,
-                batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, bucketByLength: Bool = false,
-                truncation: TruncationStrategy = .longestFirst, bucketPoolBatches: Int = 50,
-                dropLast: Bool = false) throws {
+    public init(
+        multipleChoice examples: [MultipleChoiceExample], tokenizer: any Tokenizer, maxLength: Int,
+        batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, bucketByLength: Bool = false,
+        truncation: TruncationStrategy = .longestFirst, bucketPoolBatches: Int = 50,
+        dropLast: Bool = false
+    ) throws {
         try Batcher.check(maxLength: maxLength, batchSize: batchSize, bucketPoolBatches: bucketPoolBatches)
         if let i = examples.firstIndex(where: { $0.choices.isEmpty }) {
             throw DataError(.tooFewChoices, field: "choices", "example \(i) (\(examples[i].id)) has no choices")
@@ -158,13 +169,15 @@ public struct Batcher: Sendable {
         }
         let labelled = examples.filter { $0.label != nil }.count
         if labelled != 0 && labelled != examples.count {
-            throw DataError(.invalidArgument, field: "label",
-                            "\(examples.count - labelled) of \(examples.count) questions have no answer; label all or none")
+            throw DataError(
+                .invalidArgument, field: "label",
+                "\(examples.count - labelled) of \(examples.count) questions have no answer; label all or none")
         }
-        self.init(encodings: enc, labelIds: labelled == 0 ? nil : examples.map { Int32($0.label ?? 0) }, targets: nil,
-                  padId: tokenizer.padTokenId, batchSize: batchSize, shuffle: shuffle, seed: seed,
-                  bucketByLength: bucketByLength, bucketPoolBatches: bucketPoolBatches, dropLast: dropLast,
-                  isMultipleChoice: true)
+        self.init(
+            encodings: enc, labelIds: labelled == 0 ? nil : examples.map { Int32($0.label ?? 0) }, targets: nil,
+            padId: tokenizer.padTokenId, batchSize: batchSize, shuffle: shuffle, seed: seed,
+            bucketByLength: bucketByLength, bucketPoolBatches: bucketPoolBatches, dropLast: dropLast,
+            isMultipleChoice: true)
     }
 
     /// Examples already encoded (each its C encodings; C = 1 unless `isMultipleChoice`), e.g. cut out of
@@ -177,13 +190,16 @@ public struct Batcher: Sendable {
         if let i = encoded.firstIndex(where: \.isEmpty) {
             throw DataError(.tooFewChoices, field: "encoded", "example \(i) has no encodings")
         }
-        self.init(encodings: encoded, labelIds: labelIds, targets: nil, padId: padId, batchSize: batchSize, shuffle: false,
-                  seed: 0, bucketByLength: false, bucketPoolBatches: 1, dropLast: false, isMultipleChoice: isMultipleChoice)
+        self.init(
+            encodings: encoded, labelIds: labelIds, targets: nil, padId: padId, batchSize: batchSize, shuffle: false,
+            seed: 0, bucketByLength: false, bucketPoolBatches: 1, dropLast: false, isMultipleChoice: isMultipleChoice)
     }
 
-    init(encodings: [[Encoding]], labelIds: [Int32]?, targets: [Float]?, padId: Int32, batchSize: Int,
-         shuffle: Bool, seed: UInt64, bucketByLength: Bool, bucketPoolBatches: Int, dropLast: Bool,
-         isMultipleChoice: Bool) {
+    init(
+        encodings: [[Encoding]], labelIds: [Int32]?, targets: [Float]?, padId: Int32, batchSize: Int,
+        shuffle: Bool, seed: UInt64, bucketByLength: Bool, bucketPoolBatches: Int, dropLast: Bool,
+        isMultipleChoice: Bool
+    ) {
         self.encodings = encodings
         self.lengths = encodings.map { $0.map(\.count).max() ?? 0 }
         self.labelIds = labelIds
@@ -199,8 +215,12 @@ public struct Batcher: Sendable {
     }
 
     private static func check(maxLength: Int, batchSize: Int, bucketPoolBatches: Int) throws {
-        guard batchSize > 0 else { throw DataError(.invalidArgument, field: "batchSize", "batch size must be > 0, got \(batchSize)") }
-        guard maxLength > 0 else { throw DataError(.invalidArgument, field: "maxLength", "max length must be > 0, got \(maxLength)") }
+        guard batchSize > 0 else {
+            throw DataError(.invalidArgument, field: "batchSize", "batch size must be > 0, got \(batchSize)")
+        }
+        guard maxLength > 0 else {
+            throw DataError(.invalidArgument, field: "maxLength", "max length must be > 0, got \(maxLength)")
+        }
         guard bucketPoolBatches > 0 else {
             throw DataError(.invalidArgument, field: "bucketPoolBatches", "must be > 0, got \(bucketPoolBatches)")
         }
@@ -258,10 +278,11 @@ public struct Batcher: Sendable {
                 }
             }
         }
-        return Batch(batchSize: b, numChoices: c, sequenceLength: t, inputIds: ids, tokenTypeIds: types,
-                     attentionMask: mask, labelIds: labelIds.map { l in indices.map { l[$0] } },
-                     targets: targets.map { l in indices.map { l[$0] } }, choiceMask: choiceMask,
-                     exampleIndices: indices, isMultipleChoice: isMultipleChoice)
+        return Batch(
+            batchSize: b, numChoices: c, sequenceLength: t, inputIds: ids, tokenTypeIds: types,
+            attentionMask: mask, labelIds: labelIds.map { l in indices.map { l[$0] } },
+            targets: targets.map { l in indices.map { l[$0] } }, choiceMask: choiceMask,
+            exampleIndices: indices, isMultipleChoice: isMultipleChoice)
     }
 
     /// The batches of `epoch`, built lazily.

@@ -1,11 +1,11 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The sha256 a downloaded file must have. `official`: the hash of the official file, recorded
@@ -65,11 +65,13 @@ public struct DatasetDownloader: Sendable {
             .appendingPathComponent(".cache/freelb/data", isDirectory: true)
     }
 
-    public init(cacheDir: URL = DatasetDownloader.defaultCacheDir, timeout: TimeInterval = 60,
-                sources: @escaping @Sendable (TaskSpec) -> [DownloadSource] = DatasetDownloader.canonicalSources,
-                checksums: [String: PinnedChecksum] = DatasetDownloader.officialChecksums,
-                sha256: @escaping @Sendable (URL) throws -> String = DatasetDownloader.systemSHA256,
-                log: @escaping @Sendable (String) -> Void = { print($0) }) {
+    public init(
+        cacheDir: URL = DatasetDownloader.defaultCacheDir, timeout: TimeInterval = 60,
+        sources: @escaping @Sendable (TaskSpec) -> [DownloadSource] = DatasetDownloader.canonicalSources,
+        checksums: [String: PinnedChecksum] = DatasetDownloader.officialChecksums,
+        sha256: @escaping @Sendable (URL) throws -> String = DatasetDownloader.systemSHA256,
+        log: @escaping @Sendable (String) -> Void = { print($0) }
+    ) {
         self.cacheDir = cacheDir
         self.timeout = timeout
         self.sources = sources
@@ -83,20 +85,33 @@ public struct DatasetDownloader: Sendable {
     /// `provisional` marks copies rebuilt from another release whose byte identity is not proven.
     /// MNLI, QQP and QNLI train have no pin (no verified copy was available): they are downloaded unchecked.
     public static let officialChecksums: [String: PinnedChecksum] = [
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Dev.csv": .official("7cca661024b42cb3aba5f0ac88cdac526e3c9d1097e5c78f94574e2c67441ed6"),
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Dev.jsonl": .official("55224364abd2477f66a9a57c5cbef109fb71d83019aa5e37aec0e7ab757746ca"),
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.csv": .official("02d2a8f204df6755c2a9464f914455140dc15b1e189bf932bc62f521e509ee19"),
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.jsonl": .official("9fa8ffb3e3a1f88cb302d53dd95aae81e39209ad9bcf974376b319d8fd35717c"),
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Train.csv": .official("361d178277a13d8a6ddc279b0a5bb3d997e00ade75f9bffd4e09701f476896ae"),
-        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Train.jsonl": .official("e02837c53ee86f6d73c259f91c77725c5062ef4531130b7f473a9d9b01118a77"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Dev.csv": .official("3feca4e9933d73fd911754882a7415af38143449640f9a3f70f53171a2d72d67"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Dev.jsonl": .official("f4364b808a68df6bf500ce1070fb0105d40cacd2391c210deb00ff83ba75d1f4"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.csv": .official("a34b48662c4bf713ee6fb7af7786a17880bb7e7e448a1c72c952b4150edee0d7"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.jsonl": .official("ce32a0774b4beb1977d2c6b16dda5dd2b24fdc9c7f506882c452678676bd09be"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Train.csv": .official("6e3b7ab5de9e07718c987fb90319343b0b6a74332f562841029510a53518bea4"),
-        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Train.jsonl": .official("c62e5482d8c01f2d5a7f24239ac9db3b12f9e47267c4e3f088c6ffe41d5545ef"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Dev.csv": .official(
+            "7cca661024b42cb3aba5f0ac88cdac526e3c9d1097e5c78f94574e2c67441ed6"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Dev.jsonl": .official(
+            "55224364abd2477f66a9a57c5cbef109fb71d83019aa5e37aec0e7ab757746ca"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.csv": .official(
+            "02d2a8f204df6755c2a9464f914455140dc15b1e189bf932bc62f521e509ee19"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.jsonl": .official(
+            "9fa8ffb3e3a1f88cb302d53dd95aae81e39209ad9bcf974376b319d8fd35717c"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Train.csv": .official(
+            "361d178277a13d8a6ddc279b0a5bb3d997e00ade75f9bffd4e09701f476896ae"),
+        "arc/ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Train.jsonl": .official(
+            "e02837c53ee86f6d73c259f91c77725c5062ef4531130b7f473a9d9b01118a77"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Dev.csv": .official(
+            "3feca4e9933d73fd911754882a7415af38143449640f9a3f70f53171a2d72d67"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Dev.jsonl": .official(
+            "f4364b808a68df6bf500ce1070fb0105d40cacd2391c210deb00ff83ba75d1f4"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.csv": .official(
+            "a34b48662c4bf713ee6fb7af7786a17880bb7e7e448a1c72c952b4150edee0d7"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.jsonl": .official(
+            "ce32a0774b4beb1977d2c6b16dda5dd2b24fdc9c7f506882c452678676bd09be"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Train.csv": .official(
+            "6e3b7ab5de9e07718c987fb90319343b0b6a74332f562841029510a53518bea4"),
+        "arc/ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Train.jsonl": .official(
+            "c62e5482d8c01f2d5a7f24239ac9db3b12f9e47267c4e3f088c6ffe41d5545ef"),
         "commonsenseqa/dev_rand_split.jsonl": .official("3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a"),
-        "commonsenseqa/test_rand_split_no_answers.jsonl": .official("b426896d71a9cd064cf01cfaf6e920817c51701ef66028883ac1af2e73ad5f29"),
+        "commonsenseqa/test_rand_split_no_answers.jsonl": .official(
+            "b426896d71a9cd064cf01cfaf6e920817c51701ef66028883ac1af2e73ad5f29"),
         "commonsenseqa/train_rand_split.jsonl": .official("58ffa3c8472410e24b8c43f423d89c8a003d8284698a6ed7874355dedd09a2fb"),
         "glue/CoLA/dev.tsv": .provisional("fc08f7ca16084543d9222d75eee13f094d738c3a20d874384417f1766197b716"),
         "glue/CoLA/test.tsv": .provisional("3b4df85f7a9a0633574b38d181e18090ac961a24b18fb6bcd74999ddea8ad0b8"),
@@ -126,7 +141,8 @@ public struct DatasetDownloader: Sendable {
     ]
 
     private static let glueBase = "https://dl.fbaipublicfiles.com/glue/data/"
-    private static let mrpcDevIds = "https://firebasestorage.googleapis.com/v0/b/mtl-sentence-representations.appspot.com/o/data%2Fmrpc_dev_ids.tsv?alt=media&token=ec5c0836-31d5-48f4-b431-7480817f1adc"
+    private static let mrpcDevIds =
+        "https://firebasestorage.googleapis.com/v0/b/mtl-sentence-representations.appspot.com/o/data%2Fmrpc_dev_ids.tsv?alt=media&token=ec5c0836-31d5-48f4-b431-7480817f1adc"
 
     /// The URLs of nyu-mll/GLUE-baselines `download_glue_data.py` (2020 version), AI2's ARC zip and the
     /// CommonsenseQA release bucket (its misspelled name "commensenseqa" is the canonical one).
@@ -150,13 +166,16 @@ public struct DatasetDownloader: Sendable {
             return [
                 DownloadSource(url: u(senteval + "msr_paraphrase_train.txt"), destination: "glue/MRPC/msr_paraphrase_train.txt"),
                 DownloadSource(url: u(senteval + "msr_paraphrase_test.txt"), destination: "glue/MRPC/msr_paraphrase_test.txt"),
-                DownloadSource(url: u(mrpcDevIds), destination: "glue/MRPC/dev_ids.tsv"),
+                DownloadSource(url: u(mrpcDevIds), destination: "glue/MRPC/dev_ids.tsv")
             ]
         case "arc-easy", "arc-challenge":
-            return [DownloadSource(url: u("https://ai2-public-datasets.s3.amazonaws.com/arc/ARC-V1-Feb2018.zip"),
-                                   destination: "arc/ARC-V1-Feb2018.zip", extractTo: "arc",
-                                   // Both ARC sets (so the second task needs no download), not the 1.4 GB corpus.
-                                   members: ["ARC-V1-Feb2018-2/ARC-Easy/*", "ARC-V1-Feb2018-2/ARC-Challenge/*"])]
+            return [
+                DownloadSource(
+                    url: u("https://ai2-public-datasets.s3.amazonaws.com/arc/ARC-V1-Feb2018.zip"),
+                    destination: "arc/ARC-V1-Feb2018.zip", extractTo: "arc",
+                    // Both ARC sets (so the second task needs no download), not the 1.4 GB corpus.
+                    members: ["ARC-V1-Feb2018-2/ARC-Easy/*", "ARC-V1-Feb2018-2/ARC-Challenge/*"])
+            ]
         case "commonsenseqa":
             return ["train_rand_split.jsonl", "dev_rand_split.jsonl", "test_rand_split_no_answers.jsonl"].map {
                 DownloadSource(url: u("https://s3.amazonaws.com/commensenseqa/" + $0), destination: "commonsenseqa/" + $0)
@@ -187,7 +206,9 @@ public struct DatasetDownloader: Sendable {
         }
         var staged: [(file: URL, destination: String, url: URL)] = []
         for (index, source) in list.enumerated() {
-            if source.extractTo == nil, FileManager.default.fileExists(atPath: cacheDir.appendingPathComponent(source.destination).path) {
+            if source.extractTo == nil,
+                FileManager.default.fileExists(atPath: cacheDir.appendingPathComponent(source.destination).path)
+            {
                 continue
             }
             log("downloading \(source.url.absoluteString)")
@@ -204,14 +225,15 @@ public struct DatasetDownloader: Sendable {
             }
         }
         try verify(staged, task: task)
-        if task.name == "mrpc" {   // the GLUE script's conversion of the verified sources, verified in turn
+        if task.name == "mrpc" {  // the GLUE script's conversion of the verified sources, verified in turn
             func input(_ name: String) -> URL {
                 staged.first { $0.destination == "glue/MRPC/\(name)" }?.file
                     ?? cacheDir.appendingPathComponent("glue/MRPC/\(name)")
             }
             let formatted = staging.appendingPathComponent("mrpc", isDirectory: true)
-            try GLUEReader.formatMRPC(trainSource: input("msr_paraphrase_train.txt"), testSource: input("msr_paraphrase_test.txt"),
-                                      devIds: input("dev_ids.tsv"), into: formatted)
+            try GLUEReader.formatMRPC(
+                trainSource: input("msr_paraphrase_train.txt"), testSource: input("msr_paraphrase_test.txt"),
+                devIds: input("dev_ids.tsv"), into: formatted)
             let converted = DatasetDownloader.regularFiles(under: formatted).map {
                 (file: formatted.appendingPathComponent($0), destination: "glue/MRPC/\($0)", url: list[0].url)
             }
@@ -236,13 +258,15 @@ public struct DatasetDownloader: Sendable {
             guard actual != pin.sha256 else { continue }
             switch pin {
             case .official:
-                throw DataError(.downloadFailed, file: item.destination,
-                                "checksum mismatch for \(item.destination) from \(item.url.absoluteString): expected sha256 "
-                                + "\(pin.sha256), got \(actual); nothing was written to \(cacheDir.path). "
-                                + DatasetDownloader.offlineHint(task: task))
+                throw DataError(
+                    .downloadFailed, file: item.destination,
+                    "checksum mismatch for \(item.destination) from \(item.url.absoluteString): expected sha256 "
+                        + "\(pin.sha256), got \(actual); nothing was written to \(cacheDir.path). "
+                        + DatasetDownloader.offlineHint(task: task))
             case .provisional:
-                log("note: \(item.destination) has sha256 \(actual), not \(pin.sha256) as the reference copy; kept, "
-                    + "because that copy is not proven byte-identical to the official file")
+                log(
+                    "note: \(item.destination) has sha256 \(actual), not \(pin.sha256) as the reference copy; kept, "
+                        + "because that copy is not proven byte-identical to the official file")
             }
         }
     }
@@ -254,7 +278,8 @@ public struct DatasetDownloader: Sendable {
         while let relative = walker.nextObject() as? String {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: dir.appendingPathComponent(relative).path, isDirectory: &isDirectory),
-               !isDirectory.boolValue {
+                !isDirectory.boolValue
+            {
                 files.append(relative)
             }
         }
@@ -265,7 +290,8 @@ public struct DatasetDownloader: Sendable {
     /// it replaces an older file without a moment in which neither exists.
     static func moveIntoPlace(_ file: URL, _ destination: URL) throws {
         do {
-            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
             throw DataError(.unreadable, file: destination.path, "cannot create its folder: \(error.localizedDescription)")
         }
@@ -300,8 +326,11 @@ public struct DatasetDownloader: Sendable {
     public static func offlineHint(task: TaskSpec) -> String {
         let example: String
         switch task.type {
-        case .multipleChoice: example = task.name == "commonsenseqa" ? "commonsenseqa/train_rand_split.jsonl"
-            : "arc/\(task.displayName)/\(task.displayName)-Train.jsonl"
+        case .multipleChoice:
+            example =
+                task.name == "commonsenseqa"
+                ? "commonsenseqa/train_rand_split.jsonl"
+                : "arc/\(task.displayName)/\(task.displayName)-Train.jsonl"
         default: example = "glue/\(task.directories[0])/\(task.fileNames[.train] ?? task.fileNames[.test] ?? "train.tsv")"
         }
         return "If this machine is offline, copy the official files from another machine and point at that folder "
@@ -317,9 +346,10 @@ public struct DatasetDownloader: Sendable {
     /// GETs `url` into `dest` (a staging path); a transfer shorter than its Content-Length is a failure.
     private func fetch(_ url: URL, to dest: URL, task: TaskSpec) throws {
         func fail(_ reason: String) -> DataError {
-            DataError(.downloadFailed, file: url.absoluteString,
-                      "could not download \(task.displayName): \(reason). "
-                      + DatasetDownloader.offlineHint(task: task))
+            DataError(
+                .downloadFailed, file: url.absoluteString,
+                "could not download \(task.displayName): \(reason). "
+                    + DatasetDownloader.offlineHint(task: task))
         }
         let config = URLSessionConfiguration.ephemeral
         config.timeoutIntervalForRequest = timeout
@@ -359,12 +389,15 @@ public struct DatasetDownloader: Sendable {
 
     /// Extracts with the system `unzip` (Foundation has no zip reader on Linux).
     static func unzip(_ zip: URL, into dir: URL, members: [String] = [], task: TaskSpec) throws {
-        guard let tool = ["/usr/bin/unzip", "/bin/unzip", "/usr/local/bin/unzip", "/opt/homebrew/bin/unzip"]
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw DataError(.unzipUnavailable, file: zip.path,
-                            "the 'unzip' program is needed to extract \(zip.lastPathComponent) but was not found; "
-                            + "install it (e.g. apt-get install unzip) or extract the archive into \(dir.path) yourself. "
-                            + offlineHint(task: task))
+        guard
+            let tool = ["/usr/bin/unzip", "/bin/unzip", "/usr/local/bin/unzip", "/opt/homebrew/bin/unzip"]
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else {
+            throw DataError(
+                .unzipUnavailable, file: zip.path,
+                "the 'unzip' program is needed to extract \(zip.lastPathComponent) but was not found; "
+                    + "install it (e.g. apt-get install unzip) or extract the archive into \(dir.path) yourself. "
+                    + offlineHint(task: task))
         }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let p = Process()

@@ -32,8 +32,10 @@ public struct MultipleChoiceExample: Sendable, Equatable {
     /// nil when the file has no answer (CommonsenseQA test).
     public var label: Int?
 
-    public init(id: String, question: String, context: String? = nil, choices: [String],
-                choiceLabels: [String]? = nil, label: Int? = nil) {
+    public init(
+        id: String, question: String, context: String? = nil, choices: [String],
+        choiceLabels: [String]? = nil, label: Int? = nil
+    ) {
         self.id = id
         self.question = question
         self.context = context

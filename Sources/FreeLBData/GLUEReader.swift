@@ -22,7 +22,9 @@ public enum GLUEReader {
             let names = firstLine.split(separator: "\t", omittingEmptySubsequences: false)
             return !layout.headerless && names.indices.contains(column) ? String(names[column]) : "column \(column + 1)"
         }
-        let header = layout.headerless ? []
+        let header =
+            layout.headerless
+            ? []
             : lines[0].text.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         let expected = layout.headerless ? (layout.columnCount ?? 0) : header.count
         if !layout.headerless && lines.count == 1 {
@@ -35,8 +37,9 @@ public enum GLUEReader {
             case .index(let i): return i
             case .name(let n):
                 guard let i = header.firstIndex(of: n) else {
-                    throw DataError(.missingColumn, file: path, line: 1, field: n,
-                                    "missing column '\(n)'; header has: \(header.joined(separator: ", "))")
+                    throw DataError(
+                        .missingColumn, file: path, line: 1, field: n,
+                        "missing column '\(n)'; header has: \(header.joined(separator: ", "))")
                 }
                 return i
             }
@@ -53,29 +56,34 @@ public enum GLUEReader {
             let fields = line.text.split(separator: "\t", omittingEmptySubsequences: false)
             guard fields.count == expected else {
                 let which = fields.count < expected ? fieldName(fields.count) : "column \(expected + 1)"
-                throw DataError(.raggedRow, file: path, line: line.number, field: which,
-                                "row has \(fields.count) fields, expected \(expected)")
+                throw DataError(
+                    .raggedRow, file: path, line: line.number, field: which,
+                    "row has \(fields.count) fields, expected \(expected)")
             }
             var label: Label?
             if let labelCol {
                 let raw = String(fields[labelCol])
                 if task.isRegression {
                     guard let v = Float(raw.trimmingCharacters(in: .whitespaces)), v.isFinite else {
-                        throw DataError(.invalidNumber, file: path, line: line.number, field: fieldName(labelCol),
-                                        "'\(raw)' is not a number")
+                        throw DataError(
+                            .invalidNumber, file: path, line: line.number, field: fieldName(labelCol),
+                            "'\(raw)' is not a number")
                     }
                     label = .score(v)
                 } else {
                     guard let id = task.labelId(raw) else {
-                        throw DataError(.invalidLabel, file: path, line: line.number, field: fieldName(labelCol),
-                                        "label '\(raw)' is not one of \(task.labels.joined(separator: ", "))")
+                        throw DataError(
+                            .invalidLabel, file: path, line: line.number, field: fieldName(labelCol),
+                            "label '\(raw)' is not one of \(task.labels.joined(separator: ", "))")
                     }
                     label = .classIndex(id)
                 }
             }
             let guid = idCol.map { String(fields[$0]) } ?? "\(guidPrefix)-\(line.number)"
-            examples.append(Example(guid: guid, textA: String(fields[aCol]), textB: bCol.map { String(fields[$0]) },
-                                    label: label))
+            examples.append(
+                Example(
+                    guid: guid, textA: String(fields[aCol]), textB: bCol.map { String(fields[$0]) },
+                    label: label))
         }
         return examples
     }
@@ -85,8 +93,9 @@ public enum GLUEReader {
         try TextFile.readLines(url).map { line in
             let f = line.text.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 2 else {
-                throw DataError(.raggedRow, file: url.path, line: line.number, field: f.count < 2 ? "column 2" : "column 3",
-                                "row has \(f.count) fields, expected 2")
+                throw DataError(
+                    .raggedRow, file: url.path, line: line.number, field: f.count < 2 ? "column 2" : "column 3",
+                    "row has \(f.count) fields, expected 2")
             }
             return (String(f[0]), String(f[1]))
         }

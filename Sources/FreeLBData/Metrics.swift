@@ -41,8 +41,10 @@ public enum Metrics {
     }
 
     /// MNLI: matched and mismatched accuracy, and their mean (the MNLI contribution to the GLUE score).
-    public static func mnli(matchedPredictions: [Int], matchedLabels: [Int], mismatchedPredictions: [Int],
-                            mismatchedLabels: [Int]) throws -> [String: Double] {
+    public static func mnli(
+        matchedPredictions: [Int], matchedLabels: [Int], mismatchedPredictions: [Int],
+        mismatchedLabels: [Int]
+    ) throws -> [String: Double] {
         try checkSizes(matchedPredictions.count, matchedLabels.count)
         try checkSizes(mismatchedPredictions.count, mismatchedLabels.count)
         let m = accuracy(matchedPredictions, matchedLabels), mm = accuracy(mismatchedPredictions, mismatchedLabels)
@@ -70,7 +72,9 @@ public enum Metrics {
         }
         let missing = TaskRegistry.glueScoreTasks.filter { scores[$0] == nil }
         if (requireAll && !missing.isEmpty) || scores.isEmpty {
-            throw DataError(.invalidArgument, field: "results", "GLUE score needs all nine tasks; missing: \(missing.joined(separator: ", "))")
+            throw DataError(
+                .invalidArgument, field: "results", "GLUE score needs all nine tasks; missing: \(missing.joined(separator: ", "))"
+            )
         }
         return scores.values.reduce(0, +) / Double(scores.count)
     }

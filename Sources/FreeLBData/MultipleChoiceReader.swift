@@ -37,20 +37,24 @@ public enum MultipleChoiceReader {
             var labels: [String] = []
             for (i, c) in rawChoices.enumerated() {
                 guard let choice = c as? [String: Any] else {
-                    throw DataError(.missingField, file: path, line: n, field: "question.choices[\(i)]", "choice is not an object")
+                    throw DataError(
+                        .missingField, file: path, line: n, field: "question.choices[\(i)]", "choice is not an object")
                 }
                 texts.append(try string(choice["text"], "question.choices[\(i)].text", path, n))
                 labels.append(try string(choice["label"], "question.choices[\(i)].label", path, n))
             }
             guard texts.count >= 2 else {
-                throw DataError(.tooFewChoices, file: path, line: n, field: "question.choices",
-                                "question has \(texts.count) choice(s); at least 2 are needed")
+                throw DataError(
+                    .tooFewChoices, file: path, line: n, field: "question.choices",
+                    "question has \(texts.count) choice(s); at least 2 are needed")
             }
             var key: String?
             if let value = root["answerKey"], !(value is NSNull) { key = try string(value, "answerKey", path, n) }
             let answer = try answerIndex(key, labels: labels, field: "answerKey", path: path, line: n)
-            out.append(MultipleChoiceExample(id: id, question: stem, context: nil, choices: texts,
-                                             choiceLabels: labels, label: answer))
+            out.append(
+                MultipleChoiceExample(
+                    id: id, question: stem, context: nil, choices: texts,
+                    choiceLabels: labels, label: answer))
         }
         return out
     }
@@ -59,8 +63,9 @@ public enum MultipleChoiceReader {
     private static func answerIndex(_ key: String?, labels: [String], field: String, path: String, line: Int) throws -> Int? {
         guard let key else { return nil }
         guard let index = labels.firstIndex(of: key) else {
-            throw DataError(.invalidLabel, file: path, line: line, field: field,
-                            "\(field) '\(key)' is not one of the choice labels \(labels.joined(separator: ", "))")
+            throw DataError(
+                .invalidLabel, file: path, line: line, field: field,
+                "\(field) '\(key)' is not one of the choice labels \(labels.joined(separator: ", "))")
         }
         return index
     }
@@ -89,13 +94,16 @@ public enum MultipleChoiceReader {
                 throw DataError(.raggedRow, file: path, line: n, "row has \(row.fields.count) fields, expected \(header.count)")
             }
             guard let (stem, labels, choices) = splitInlineChoices(row.fields[qCol]), choices.count >= 2 else {
-                throw DataError(.tooFewChoices, file: path, line: n, field: "question",
-                                "no inline choices '(A) ...' or '(1) ...' found")
+                throw DataError(
+                    .tooFewChoices, file: path, line: n, field: "question",
+                    "no inline choices '(A) ...' or '(1) ...' found")
             }
             let key = row.fields[keyCol]
             let answer = try answerIndex(key.isEmpty ? nil : key, labels: labels, field: "AnswerKey", path: path, line: n)
-            out.append(MultipleChoiceExample(id: row.fields[idCol], question: stem, choices: choices,
-                                             choiceLabels: labels, label: answer))
+            out.append(
+                MultipleChoiceExample(
+                    id: row.fields[idCol], question: stem, choices: choices,
+                    choiceLabels: labels, label: answer))
         }
         return out
     }
@@ -108,7 +116,9 @@ public enum MultipleChoiceReader {
             while let first = s.range(of: "(\(alphabet[0])) ", range: searchFrom..<s.endIndex) {
                 var markers = [first]
                 var k = 1
-                while k < alphabet.count, let next = s.range(of: " (\(alphabet[k])) ", range: markers[k - 1].upperBound..<s.endIndex) {
+                while k < alphabet.count,
+                    let next = s.range(of: " (\(alphabet[k])) ", range: markers[k - 1].upperBound..<s.endIndex)
+                {
                     markers.append(next)
                     k += 1
                 }

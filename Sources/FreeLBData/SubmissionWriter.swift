@@ -7,8 +7,10 @@ import Foundation
 public enum SubmissionWriter {
     /// Classification: `predictions` are class ids, `ids` the examples' `guid`s (the test file's index column).
     @discardableResult
-    public static func write(task: TaskSpec, split: Split = .test, ids: [String], predictions: [Int],
-                             to directory: URL) throws -> URL {
+    public static func write(
+        task: TaskSpec, split: Split = .test, ids: [String], predictions: [Int],
+        to directory: URL
+    ) throws -> URL {
         guard !task.isRegression else {
             throw DataError(.invalidArgument, field: "predictions", "task \(task.name) is a regression task; pass scores")
         }
@@ -17,8 +19,9 @@ public enum SubmissionWriter {
         names.reserveCapacity(predictions.count)
         for (i, p) in predictions.enumerated() {
             guard task.labels.indices.contains(p) else {
-                throw DataError(.invalidLabel, field: "predictions[\(i)]",
-                                "class id \(p) is outside 0..<\(task.labels.count) for \(task.name)")
+                throw DataError(
+                    .invalidLabel, field: "predictions[\(i)]",
+                    "class id \(p) is outside 0..<\(task.labels.count) for \(task.name)")
             }
             names.append(task.labels[p])
         }
@@ -27,8 +30,10 @@ public enum SubmissionWriter {
 
     /// Regression (STS-B): scores are clipped to [0, 5] and written with 3 decimals.
     @discardableResult
-    public static func write(task: TaskSpec, split: Split = .test, ids: [String], scores: [Double],
-                             to directory: URL) throws -> URL {
+    public static func write(
+        task: TaskSpec, split: Split = .test, ids: [String], scores: [Double],
+        to directory: URL
+    ) throws -> URL {
         guard task.isRegression else {
             throw DataError(.invalidArgument, field: "scores", "task \(task.name) is not a regression task; pass class ids")
         }
@@ -40,20 +45,25 @@ public enum SubmissionWriter {
     /// question (no header), the label being the predicted choice's own label ("A"…"E", or "1"…"4" in
     /// some ARC questions). Written to `<task>-<split>-predictions.csv`.
     @discardableResult
-    public static func writeMultipleChoice(task: TaskSpec, split: Split = .test, ids: [String], choiceLabels: [[String]],
-                                           predictions: [Int], to directory: URL) throws -> URL {
+    public static func writeMultipleChoice(
+        task: TaskSpec, split: Split = .test, ids: [String], choiceLabels: [[String]],
+        predictions: [Int], to directory: URL
+    ) throws -> URL {
         guard task.isMultipleChoice else {
             throw DataError(.invalidArgument, field: "task", "task \(task.name) is not a multiple-choice task")
         }
         guard ids.count == predictions.count, choiceLabels.count == predictions.count else {
-            throw DataError(.invalidArgument, field: "ids", "\(ids.count) ids and \(choiceLabels.count) questions for "
-                            + "\(predictions.count) predictions")
+            throw DataError(
+                .invalidArgument, field: "ids",
+                "\(ids.count) ids and \(choiceLabels.count) questions for "
+                    + "\(predictions.count) predictions")
         }
         var text = ""
         for (i, p) in predictions.enumerated() {
             guard choiceLabels[i].indices.contains(p) else {
-                throw DataError(.invalidLabel, field: "predictions[\(i)]",
-                                "choice \(p) is outside the \(choiceLabels[i].count) choices of question \(ids[i])")
+                throw DataError(
+                    .invalidLabel, field: "predictions[\(i)]",
+                    "choice \(p) is outside the \(choiceLabels[i].count) choices of question \(ids[i])")
             }
             text += "\(ids[i]),\(choiceLabels[i][p])\n"
         }
@@ -65,8 +75,9 @@ public enum SubmissionWriter {
     /// The file name the GLUE server expects for `task`/`split` ("MNLI-mm.tsv" for MNLI `testMismatched`).
     public static func fileName(task: TaskSpec, split: Split = .test) throws -> String {
         guard let name = task.submissionFiles[split] else {
-            throw DataError(.unsupportedSplit, field: "split",
-                            "no GLUE submission file for task \(task.name) split \(split.rawValue)")
+            throw DataError(
+                .unsupportedSplit, field: "split",
+                "no GLUE submission file for task \(task.name) split \(split.rawValue)")
         }
         return name
     }

@@ -40,8 +40,10 @@ public struct TSVLayout: Sendable, Equatable {
     /// nil for test files.
     public var label: TSVColumn?
 
-    public init(headerless: Bool, columnCount: Int? = nil, id: TSVColumn?, textA: TSVColumn, textB: TSVColumn? = nil,
-                label: TSVColumn?) {
+    public init(
+        headerless: Bool, columnCount: Int? = nil, id: TSVColumn?, textA: TSVColumn, textB: TSVColumn? = nil,
+        label: TSVColumn?
+    ) {
         self.headerless = headerless
         self.columnCount = columnCount
         self.id = id
@@ -53,8 +55,9 @@ public struct TSVLayout: Sendable, Equatable {
     /// A file with a header row whose columns are named: `id` (nil: none), text A, text B (pairs) and the
     /// label (nil: a test file).
     public static func header(id: String?, _ textA: String, _ textB: String? = nil, label: String? = nil) -> TSVLayout {
-        TSVLayout(headerless: false, id: id.map(TSVColumn.name), textA: .name(textA), textB: textB.map(TSVColumn.name),
-                  label: label.map(TSVColumn.name))
+        TSVLayout(
+            headerless: false, id: id.map(TSVColumn.name), textA: .name(textA), textB: textB.map(TSVColumn.name),
+            label: label.map(TSVColumn.name))
     }
 }
 
@@ -99,8 +102,10 @@ public struct TaskSpec: Sendable, Equatable {
 
 /// Looks tasks up by their lowercase GLUE names (and common spellings: "sst-2", "sts-b", "mnli-mm", "csqa").
 public enum TaskRegistry {
-    public static let all: [TaskSpec] = [cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax,
-                                         arcEasy, arcChallenge, commonsenseQA]
+    public static let all: [TaskSpec] = [
+        cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax,
+        arcEasy, arcChallenge, commonsenseQA
+    ]
 
     /// The GLUE tasks that count toward the GLUE score (AX is diagnostic only).
     public static let glueScoreTasks = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"]
@@ -109,7 +114,7 @@ public enum TaskRegistry {
         "sst-2": "sst2", "sst": "sst2", "sts-b": "stsb", "sts": "stsb", "mnli-m": "mnli", "mnli-mm": "mnli",
         "diagnostic": "ax", "arc_easy": "arc-easy", "arceasy": "arc-easy", "arc_challenge": "arc-challenge",
         "arcchallenge": "arc-challenge", "csqa": "commonsenseqa", "commonsense_qa": "commonsenseqa",
-        "commonsense-qa": "commonsenseqa",
+        "commonsense-qa": "commonsenseqa"
     ]
 
     public static var names: [String] { all.map(\.name) }
@@ -119,8 +124,9 @@ public enum TaskRegistry {
         let key = raw.lowercased().trimmingCharacters(in: .whitespaces)
         let name = aliases[key] ?? key
         guard let spec = all.first(where: { $0.name == name }) else {
-            throw DataError(.unknownTask, field: "task",
-                            "unknown task '\(raw)'; known tasks: \(names.joined(separator: ", "))")
+            throw DataError(
+                .unknownTask, field: "task",
+                "unknown task '\(raw)'; known tasks: \(names.joined(separator: ", "))")
         }
         return spec
     }
@@ -178,8 +184,10 @@ public enum TaskRegistry {
         name: "mnli", displayName: "MNLI", type: .sentencePair, labels: ["contradiction", "entailment", "neutral"],
         numLabels: 3, metrics: ["accuracy"], mainMetric: "accuracy", defaultMaxLength: 128,
         splits: [.train, .dev, .devMismatched, .test, .testMismatched], directories: ["MNLI"],
-        fileNames: [.train: "train.tsv", .dev: "dev_matched.tsv", .devMismatched: "dev_mismatched.tsv",
-                    .test: "test_matched.tsv", .testMismatched: "test_mismatched.tsv"],
+        fileNames: [
+            .train: "train.tsv", .dev: "dev_matched.tsv", .devMismatched: "dev_mismatched.tsv",
+            .test: "test_matched.tsv", .testMismatched: "test_mismatched.tsv"
+        ],
         // index, promptID, pairID, genre, 4 parse columns, sentence1, sentence2, label1..label5, gold_label.
         trainLayout: .header(id: "index", "sentence1", "sentence2", label: "gold_label"),
         testLayout: .header(id: "index", "sentence1", "sentence2"),
@@ -233,8 +241,10 @@ public enum TaskRegistry {
         name: "commonsenseqa", displayName: "CommonsenseQA", type: .multipleChoice, labels: [], numLabels: 1,
         metrics: ["accuracy"], mainMetric: "accuracy", defaultMaxLength: 128, splits: glueSplits,
         directories: ["commonsenseqa", "CommonsenseQA", "csqa"],
-        fileNames: [.train: "train_rand_split.jsonl", .dev: "dev_rand_split.jsonl",
-                    .test: "test_rand_split_no_answers.jsonl"],
+        fileNames: [
+            .train: "train_rand_split.jsonl", .dev: "dev_rand_split.jsonl",
+            .test: "test_rand_split_no_answers.jsonl"
+        ],
         trainLayout: nil, testLayout: nil, submissionFiles: [:])
 }
 
@@ -243,8 +253,9 @@ extension TaskSpec {
     /// `dataDir/arc/<ARC-Easy>/`, and `dataDir` itself being the task folder.
     public func file(for split: Split, dataDir: URL) throws -> URL {
         guard splits.contains(split), let fileName = fileNames[split] else {
-            throw DataError(.unsupportedSplit, field: "split",
-                            "task \(name) has no split '\(split.rawValue)'; available: \(splits.map(\.rawValue).joined(separator: ", "))")
+            throw DataError(
+                .unsupportedSplit, field: "split",
+                "task \(name) has no split '\(split.rawValue)'; available: \(splits.map(\.rawValue).joined(separator: ", "))")
         }
         let group = isGLUE ? "glue" : (name.hasPrefix("arc") ? "arc" : "")
         var candidates: [URL] = []
@@ -262,10 +273,11 @@ extension TaskSpec {
             }
         }
         let tried = candidates.first.map { $0.appendingPathComponent(fileName).path } ?? fileName
-        throw DataError(.fileNotFound, file: tried,
-                        "no \(fileName) for task \(name) under \(dataDir.path) "
-                        + "(looked in \(candidates.map(\.path).joined(separator: ", "))); "
-                        + "pass --data-dir pointing at a folder with this layout (e.g. glue/RTE/train.tsv)")
+        throw DataError(
+            .fileNotFound, file: tried,
+            "no \(fileName) for task \(name) under \(dataDir.path) "
+                + "(looked in \(candidates.map(\.path).joined(separator: ", "))); "
+                + "pass --data-dir pointing at a folder with this layout (e.g. glue/RTE/train.tsv)")
     }
 }
 

@@ -27,8 +27,9 @@ enum TextFile {
             let lineStart = bytes[..<bad].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
             let column = bytes[lineStart..<bad].reduce(0) { $1 == 0x09 ? $0 + 1 : $0 }
             let firstLine = String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
-            throw DataError(.invalidUTF8, file: path, line: line, field: columnName?(column, firstLine),
-                            String(format: "invalid UTF-8 byte 0x%02X at byte offset %d", bytes[bad], bad))
+            throw DataError(
+                .invalidUTF8, file: path, line: line, field: columnName?(column, firstLine),
+                String(format: "invalid UTF-8 byte 0x%02X at byte offset %d", bytes[bad], bad))
         }
         var lines: [NumberedLine] = []
         var number = 0

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Synchronous HTTP over URLSession: HEAD without following redirects (the Hub puts
@@ -106,16 +106,20 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
 
     // MARK: URLSession delegate
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+    ) {
         guard followRedirects else { return completionHandler(nil) }
         var r = request
         if let rangeHeader { r.setValue(rangeHeader, forHTTPHeaderField: "Range") }
         completionHandler(r)
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
         let http = response as? HTTPURLResponse
         self.response = http
         guard let http, let sink else { return completionHandler(http == nil ? .cancel : .allow) }  // HEAD: no sink
@@ -123,7 +127,9 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
             switch http.statusCode {
             case 206:
                 // Content-Range must start where the partial file ends.
-                let cr = (http.allHeaderFields.first { String(describing: $0.key).lowercased() == "content-range" }?.value as? String) ?? ""
+                let cr =
+                    (http.allHeaderFields.first { String(describing: $0.key).lowercased() == "content-range" }?.value as? String)
+                    ?? ""
                 guard cr.hasPrefix("bytes \(resumeOffset)-") else {
                     writeError = "unexpected Content-Range '\(cr)' for a resume at byte \(resumeOffset)"
                     return completionHandler(.cancel)

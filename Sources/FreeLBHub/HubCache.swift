@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Settings read from the environment, as `huggingface_hub` reads them.
@@ -48,7 +48,8 @@ struct HubRepoCache {
     let root: URL  // .../hub/models--ORG--NAME
 
     init(cacheDirectory: URL, modelID: String) {
-        root = cacheDirectory.appendingPathComponent("models--" + modelID.replacingOccurrences(of: "/", with: "--"), isDirectory: true)
+        root = cacheDirectory.appendingPathComponent(
+            "models--" + modelID.replacingOccurrences(of: "/", with: "--"), isDirectory: true)
     }
 
     var blobs: URL { root.appendingPathComponent("blobs", isDirectory: true) }

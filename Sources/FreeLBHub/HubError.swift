@@ -30,11 +30,13 @@ public enum HubError: Error, Equatable, CustomStringConvertible, LocalizedError 
     public var description: String {
         switch self {
         case let .localPathNotFound(path):
-            return "model path '\(path)' does not exist. Pass an existing folder holding config.json and model.safetensors, or a Hub model id like 'bert-base-uncased'."
+            return
+                "model path '\(path)' does not exist. Pass an existing folder holding config.json and model.safetensors, or a Hub model id like 'bert-base-uncased'."
         case let .notAFolder(path):
             return "model path '\(path)' is a file; pass the folder that holds config.json and model.safetensors."
         case let .invalidModelID(id, reason):
-            return "'\(id)' is not a local folder and not a valid Hub model id (\(reason)). Use 'name' or 'org/name', or an existing folder."
+            return
+                "'\(id)' is not a local folder and not a valid Hub model id (\(reason)). Use 'name' or 'org/name', or an existing folder."
         case let .offlineCacheMiss(model, revision, cache, tried, variable):
             return """
                 cannot find model '\(model)' (revision \(revision)) offline: it is not a local folder and the \
@@ -51,19 +53,27 @@ public enum HubError: Error, Equatable, CustomStringConvertible, LocalizedError 
                 """
         case let .httpStatus(url, status, message):
             var hint = ""
-            if status == 401 || status == 403 { hint = " The model may be private or gated; download it with `huggingface-cli login && huggingface-cli download` and pass the folder." }
+            if status == 401 || status == 403 {
+                hint =
+                    " The model may be private or gated; download it with `huggingface-cli login && huggingface-cli download` and pass the folder."
+            }
             if status == 404 { hint = " Check the model id, the revision and the file name." }
             return "HTTP \(status) for \(url)\(message.isEmpty ? "" : ": \(message)").\(hint)"
         case let .noWeightsFile(model, revision, tried):
-            return "model '\(model)' (revision \(revision)) has none of the weights files \(tried); only safetensors checkpoints are supported."
+            return
+                "model '\(model)' (revision \(revision)) has none of the weights files \(tried); only safetensors checkpoints are supported."
         case let .badServerHeader(url, header, value):
-            return "\(url): response header \(header) is \(value.map { "'\($0)'" } ?? "missing"); is the endpoint a Hugging Face Hub?"
+            return
+                "\(url): response header \(header) is \(value.map { "'\($0)'" } ?? "missing"); is the endpoint a Hugging Face Hub?"
         case let .sizeMismatch(url, expected, actual):
-            return "\(url): downloaded \(actual) bytes but the server announced \(expected); the partial file was kept for resuming, retry."
+            return
+                "\(url): downloaded \(actual) bytes but the server announced \(expected); the partial file was kept for resuming, retry."
         case let .checksumMismatch(url, expected, actual):
-            return "\(url): SHA-256 \(actual) does not match the ETag \(expected); the download was discarded, retry (a proxy may be altering files)."
+            return
+                "\(url): SHA-256 \(actual) does not match the ETag \(expected); the download was discarded, retry (a proxy may be altering files)."
         case let .downloadFailed(url, attempts, bytes, reason):
-            return "\(url): download failed after \(attempts) attempt(s) with \(bytes) bytes received: \(reason). Retry to resume from the partial file."
+            return
+                "\(url): download failed after \(attempts) attempt(s) with \(bytes) bytes received: \(reason). Retry to resume from the partial file."
         case let .fileSystem(path, reason):
             return "\(path): \(reason)"
         }

@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finds the folder holding a model's files: a local folder, the Hugging Face cache, or a download.
@@ -20,7 +20,7 @@ import Darwin
 public struct ModelLocator: Sendable {
     public static let defaultFiles = [
         "config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
-        "tokenizer_config.json", "special_tokens_map.json",
+        "tokenizer_config.json", "special_tokens_map.json"
     ]
 
     public var environment: HubEnvironment
@@ -72,7 +72,8 @@ public struct ModelLocator: Sendable {
             if let c = cached, c.usable { return c.folder }
             var tried = [repo.ref(revision).path]
             if let c = cached { tried.append(c.folder.path) }
-            throw HubError.offlineCacheMiss(model: nameOrPath, revision: revision, cache: environment.cacheDirectory.path, tried: tried, variable: variable)
+            throw HubError.offlineCacheMiss(
+                model: nameOrPath, revision: revision, cache: environment.cacheDirectory.path, tried: tried, variable: variable)
         }
         do {
             return try download(nameOrPath, revision: revision, files: files, repo: repo)
@@ -104,7 +105,8 @@ public struct ModelLocator: Sendable {
             }
         }
         let weights = files.filter(Self.isWeights)
-        let usable = files.filter(Self.isRequired).allSatisfy(present.contains)
+        let usable =
+            files.filter(Self.isRequired).allSatisfy(present.contains)
             && (weights.isEmpty || weights.contains(where: present.contains))
         return CacheState(folder: folder, complete: complete, usable: usable)
     }
@@ -112,9 +114,12 @@ public struct ModelLocator: Sendable {
     // MARK: - Download
 
     func fileURL(_ model: String, _ revision: String, _ file: String) -> URL {
-        let rev = revision.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? revision
+        let rev =
+            revision.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._")))
+            ?? revision
         let path = file.split(separator: "/").map {
-            $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? String($0)
+            $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+                ?? String($0)
         }.joined(separator: "/")
         // Built as a string: appendingPathComponent would encode the '%' of an already-encoded revision again.
         var base = endpoint.absoluteString
@@ -135,7 +140,9 @@ public struct ModelLocator: Sendable {
             let head: HTTPTransfer.Head
             switch HTTPTransfer.head(url, timeout: timeout) {
             case .failure(let f):
-                throw HubError.hubUnreachable(model: model, revision: revision, url: url.absoluteString, reason: f.reason, cache: environment.cacheDirectory.path)
+                throw HubError.hubUnreachable(
+                    model: model, revision: revision, url: url.absoluteString, reason: f.reason,
+                    cache: environment.cacheDirectory.path)
             case .success(let h):
                 head = h
             }
@@ -159,7 +166,8 @@ public struct ModelLocator: Sendable {
             found.append((file, blob))
         }
         guard let commit else {  // unreachable: config.json is fetched first and required
-            throw HubError.badServerHeader(url: fileURL(model, revision, "config.json").absoluteString, header: "X-Repo-Commit", value: nil)
+            throw HubError.badServerHeader(
+                url: fileURL(model, revision, "config.json").absoluteString, header: "X-Repo-Commit", value: nil)
         }
         let weights = files.filter(Self.isWeights)
         if !weights.isEmpty && !weights.contains(where: { w in found.contains { $0.file == w } }) {
@@ -266,7 +274,11 @@ public struct ModelLocator: Sendable {
         guard parts.count <= 2 else { throw HubError.invalidModelID(id, reason: "more than one '/'") }
         for p in parts {
             guard !p.isEmpty, p.count <= 96 else { throw HubError.invalidModelID(id, reason: "empty or overlong name part") }
-            guard p.utf8.allSatisfy({ c in (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) || c == 45 || c == 46 || c == 95 }) else {
+            guard
+                p.utf8.allSatisfy({ c in
+                    (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) || c == 45 || c == 46 || c == 95
+                })
+            else {
                 throw HubError.invalidModelID(id, reason: "only letters, digits, '-', '_' and '.' are allowed")
             }
             guard !p.contains("--"), !p.contains(".."), !p.hasPrefix("."), !p.hasSuffix(".") else {

@@ -12,8 +12,10 @@ public struct CheckpointError: Error, CustomStringConvertible, LocalizedError {
 }
 
 /// Keys of pretraining heads and buffers that a task model does not use.
-let ignoredCheckpointKeys = ["embeddings.position_ids", "cls.*", "lm_head.*", "predictions.*", "sop_classifier.*",
-                             "pooler.*"]
+let ignoredCheckpointKeys = [
+    "embeddings.position_ids", "cls.*", "lm_head.*", "predictions.*", "sop_classifier.*",
+    "pooler.*"
+]
 
 /// The encoder prefixes (`bert.`, `roberta.`, `albert.`) that a bare-model checkpoint (`BertModel`, …)
 /// omits from its keys, for every model type.
@@ -26,7 +28,8 @@ extension TransformerClassifier {
     /// pretrained base checkpoint) is freshly initialised, as transformers does (`headIsNew`).
     /// `numLabels` overrides the config's label count (the head must then be new or match).
     public static func load(from directory: URL, kind: TaskKind, numLabels: Int? = nil, seed: UInt64 = 0) throws
-        -> TransformerClassifier {
+        -> TransformerClassifier
+    {
         var config = try ModelConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         if let numLabels, numLabels != config.numLabels {
             config.numLabels = numLabels
@@ -36,15 +39,19 @@ extension TransformerClassifier {
         try config.validateRanges(file: directory.appendingPathComponent("config.json").path)
         let weights = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else {
-            throw CheckpointError(description: "\(directory.path): no model.safetensors (only the safetensors format is supported; convert pytorch_model.bin with `safetensors` first)")
+            throw CheckpointError(
+                description:
+                    "\(directory.path): no model.safetensors (only the safetensors format is supported; convert pytorch_model.bin with `safetensors` first)"
+            )
         }
         // The header first: the sizes config.json claims must be stored in the file before anything is allocated.
         let file = try SafetensorsFile(url: weights)
         let stored = file.tensorInfos.reduce(0) { $0 &+ $1.elementCount }
         guard let described = config.encoderParameterCount, described <= stored else {
-            throw CheckpointError(description: "\(directory.appendingPathComponent("config.json").path): the sizes in this config "
-                + "describe \(config.encoderParameterCount.map(String.init) ?? "more than Int.max") encoder parameters, but "
-                + "\(weights.path) stores only \(stored) values (config.json and model.safetensors do not match)")
+            throw CheckpointError(
+                description: "\(directory.appendingPathComponent("config.json").path): the sizes in this config "
+                    + "describe \(config.encoderParameterCount.map(String.init) ?? "more than Int.max") encoder parameters, but "
+                    + "\(weights.path) stores only \(stored) values (config.json and model.safetensors do not match)")
         }
         let model = TransformerClassifier(config: config, kind: kind, seed: seed)
         try model.loadWeights(from: file, headSeed: seed)
@@ -75,14 +82,17 @@ extension TransformerClassifier {
             try file.readFloats(key, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
             let nonFinite = tensor.nonFiniteCount
             if nonFinite > 0 {
-                throw CheckpointError(description: "\(file.url.path): tensor '\(key)' holds \(nonFinite) NaN or infinite values "
-                                      + "of \(tensor.count); the checkpoint is corrupt or comes from a diverged run")
+                throw CheckpointError(
+                    description: "\(file.url.path): tensor '\(key)' holds \(nonFinite) NaN or infinite values "
+                        + "of \(tensor.count); the checkpoint is corrupt or comes from a diverged run")
             }
         }
-        if !hasHead {   // HF init of a fresh head: N(0, initializer_range), zero bias
+        if !hasHead {  // HF init of a fresh head: N(0, initializer_range), zero bias
             var generator = SeededGenerator(seed: headSeed &+ 0x4EAD)
             for (name, tensor) in all where headNames.contains(name) {
-                if name.hasSuffix("bias") { tensor.fill(0) } else {
+                if name.hasSuffix("bias") {
+                    tensor.fill(0)
+                } else {
                     tensor.copy(from: Tensor.normal(tensor.shape, std: config.initializerRange, generator: &generator))
                 }
             }
@@ -95,8 +105,10 @@ extension TransformerClassifier {
     public func save(to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tensors = namedParameters().map { NamedTensor(name: $0.0, shape: $0.1.shape, values: $0.1.scalars) }
-        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
-        try writeJSONAtomically(config.jsonObject(architecture: architecture), to: directory.appendingPathComponent("config.json"))
+        try SafetensorsWriter.write(
+            tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try writeJSONAtomically(
+            config.jsonObject(architecture: architecture), to: directory.appendingPathComponent("config.json"))
     }
 }
 

@@ -26,7 +26,7 @@ public struct EncoderInput {
     public var sequences: Int { inputIds.count / length }
 }
 
-public let maskedScore: Float = -Float.greatestFiniteMagnitude   // torch.finfo(float32).min
+public let maskedScore: Float = -Float.greatestFiniteMagnitude  // torch.finfo(float32).min
 
 public final class Embeddings: Module {
     public let config: ModelConfiguration
@@ -40,16 +40,19 @@ public final class Embeddings: Module {
         self.config = config
         let roberta = config.modelType.isRoberta
         wordEmbeddings = Embedding(config.vocabSize, config.embeddingSize, paddingIndex: config.padTokenId)
-        positionEmbeddings = Embedding(config.maxPositionEmbeddings, config.embeddingSize,
-                                       paddingIndex: roberta ? config.padTokenId : nil)
+        positionEmbeddings = Embedding(
+            config.maxPositionEmbeddings, config.embeddingSize,
+            paddingIndex: roberta ? config.padTokenId : nil)
         tokenTypeEmbeddings = Embedding(config.typeVocabSize, config.embeddingSize)
         layerNorm = LayerNorm(config.embeddingSize, eps: config.layerNormEps)
         dropout = Dropout(config.hiddenDropoutProb, key: path + ".dropout", controller: controller)
     }
 
     public override var children: [(String, Module)] {
-        [("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
-         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)]
+        [
+            ("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
+            ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)
+        ]
     }
 
     /// Position ids: 0..T−1 (BERT, ALBERT); RoBERTa counts non-pad tokens from pad+1, pads get pad.
@@ -61,7 +64,11 @@ public final class Embeddings: Module {
             for j in 0..<t {
                 if config.modelType.isRoberta {
                     let pad = Int32(config.padTokenId)
-                    if input.inputIds[s * t + j] != pad { running += 1; ids[s * t + j] = running + pad } else { ids[s * t + j] = pad }
+                    if input.inputIds[s * t + j] != pad {
+                        running += 1; ids[s * t + j] = running + pad
+                    } else {
+                        ids[s * t + j] = pad
+                    }
                 } else {
                     ids[s * t + j] = Int32(j)
                 }
@@ -110,28 +117,34 @@ public final class TransformerLayer: Module {
         output = Linear(config.intermediateSize, h)
         outputLayerNorm = LayerNorm(h, eps: config.layerNormEps)
         attentionDropout = Dropout(config.attentionProbsDropoutProb, key: path + ".attention.dropout", controller: controller)
-        attentionOutputDropout = Dropout(config.hiddenDropoutProb, key: path + ".attention.output.dropout", controller: controller)
+        attentionOutputDropout = Dropout(
+            config.hiddenDropoutProb, key: path + ".attention.output.dropout", controller: controller)
         outputDropout = Dropout(config.hiddenDropoutProb, key: path + ".output.dropout", controller: controller)
     }
 
     public override var children: [(String, Module)] {
         if albert {
-            return [("attention.query", query), ("attention.key", key), ("attention.value", value),
-                    ("attention.dense", attentionDense), ("attention.LayerNorm", attentionLayerNorm),
-                    ("ffn", intermediate), ("ffn_output", output), ("full_layer_layer_norm", outputLayerNorm),
-                    ("_dropouts", DropoutGroup([attentionDropout, attentionOutputDropout, outputDropout]))]
+            return [
+                ("attention.query", query), ("attention.key", key), ("attention.value", value),
+                ("attention.dense", attentionDense), ("attention.LayerNorm", attentionLayerNorm),
+                ("ffn", intermediate), ("ffn_output", output), ("full_layer_layer_norm", outputLayerNorm),
+                ("_dropouts", DropoutGroup([attentionDropout, attentionOutputDropout, outputDropout]))
+            ]
         }
-        return [("attention.self.query", query), ("attention.self.key", key), ("attention.self.value", value),
-                ("attention.output.dense", attentionDense), ("attention.output.LayerNorm", attentionLayerNorm),
-                ("intermediate.dense", intermediate), ("output.dense", output), ("output.LayerNorm", outputLayerNorm),
-                ("_dropouts", DropoutGroup([attentionDropout, attentionOutputDropout, outputDropout]))]
+        return [
+            ("attention.self.query", query), ("attention.self.key", key), ("attention.self.value", value),
+            ("attention.output.dense", attentionDense), ("attention.output.LayerNorm", attentionLayerNorm),
+            ("intermediate.dense", intermediate), ("output.dense", output), ("output.LayerNorm", outputLayerNorm),
+            ("_dropouts", DropoutGroup([attentionDropout, attentionOutputDropout, outputDropout]))
+        ]
     }
 
     /// x [N, T, H], keyMask additive [N, T] → ([N, T, H], attention probabilities [N, heads, T, T]).
     public func callAsFunction(_ x: Tensor, keyMask: Tensor) -> (Tensor, Tensor) {
         let (n, t) = (x.shape[0], x.shape[1])
-        let attention = multiHeadAttention(query: query(x), key: key(x), value: value(x), heads: heads, keyMask: keyMask,
-                                           dropout: attentionDropout.mask(shape: [n, heads, t, t]))
+        let attention = multiHeadAttention(
+            query: query(x), key: key(x), value: value(x), heads: heads, keyMask: keyMask,
+            dropout: attentionDropout.mask(shape: [n, heads, t, t]))
         let attended = attentionLayerNorm(attentionOutputDropout(attentionDense(attention.context)) + x)
         let inner: Tensor
         switch activation {
@@ -188,7 +201,9 @@ public final class Encoder: Module {
             }
         } else {
             embeddingProjection = nil
-            layers = (0..<config.numHiddenLayers).map { TransformerLayer(config, controller: controller, path: "encoder.layer.\($0)") }
+            layers = (0..<config.numHiddenLayers).map {
+                TransformerLayer(config, controller: controller, path: "encoder.layer.\($0)")
+            }
         }
         pooler = withPooler ? Linear(config.hiddenSize, config.hiddenSize) : nil
     }
@@ -224,14 +239,18 @@ public final class Encoder: Module {
         embedStages(input, wordEmbeddings: e, perturbation: delta).layerInput
     }
 
-    func embedStages(_ input: EncoderInput, wordEmbeddings e: Tensor, perturbation delta: Tensor?) -> (embeddingOutput: Tensor, layerInput: Tensor) {
+    func embedStages(_ input: EncoderInput, wordEmbeddings e: Tensor, perturbation delta: Tensor?) -> (
+        embeddingOutput: Tensor, layerInput: Tensor
+    ) {
         let perturbed = delta.map { e + $0.reshaped(e.shape) } ?? e
         let x = embeddings(input, wordEmbeddings: perturbed)
         return (x, embeddingProjection.map { $0(x) } ?? x)
     }
 
     /// Runs layers `range` on x.
-    public func runLayers(_ x: Tensor, keyMask: Tensor, range: Range<Int>, attentions: inout [Tensor], hiddenStates: inout [Tensor]) -> Tensor {
+    public func runLayers(
+        _ x: Tensor, keyMask: Tensor, range: Range<Int>, attentions: inout [Tensor], hiddenStates: inout [Tensor]
+    ) -> Tensor {
         var h = x
         for i in range {
             let (next, probs) = layer(at: i)(h, keyMask: keyMask)

@@ -65,12 +65,14 @@ public struct ModelConfiguration {
 
     public var headDimension: Int { hiddenSize / numAttentionHeads }
 
-    public init(modelType: ModelType = .bert, vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int,
-                numAttentionHeads: Int, intermediateSize: Int, hiddenAct: Activation = .gelu,
-                hiddenDropoutProb: Float = 0.1, attentionProbsDropoutProb: Float = 0.1,
-                maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
-                padTokenId: Int = 0, initializerRange: Float = 0.02, embeddingSize: Int? = nil,
-                numLabels: Int = 2, problemType: String? = nil) {
+    public init(
+        modelType: ModelType = .bert, vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int,
+        numAttentionHeads: Int, intermediateSize: Int, hiddenAct: Activation = .gelu,
+        hiddenDropoutProb: Float = 0.1, attentionProbsDropoutProb: Float = 0.1,
+        maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
+        padTokenId: Int = 0, initializerRange: Float = 0.02, embeddingSize: Int? = nil,
+        numLabels: Int = 2, problemType: String? = nil
+    ) {
         self.modelType = modelType
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
@@ -191,7 +193,7 @@ public struct ModelConfiguration {
         ("vocab_size", 1...(1 << 22)), ("hidden_size", 1...(1 << 16)), ("num_hidden_layers", 1...512),
         ("num_attention_heads", 1...(1 << 12)), ("intermediate_size", 1...(1 << 18)),
         ("max_position_embeddings", 1...(1 << 20)), ("type_vocab_size", 1...(1 << 10)), ("embedding_size", 1...(1 << 16)),
-        ("num_hidden_groups", 1...512), ("inner_group_num", 1...64), ("num_labels", 1...(1 << 16)),
+        ("num_hidden_groups", 1...512), ("inner_group_num", 1...64), ("num_labels", 1...(1 << 16))
     ]
 
     /// Throws a `ConfigurationError` naming the first field outside its range.
@@ -204,7 +206,7 @@ public struct ModelConfiguration {
             "num_attention_heads": numAttentionHeads, "intermediate_size": intermediateSize,
             "max_position_embeddings": maxPositionEmbeddings, "type_vocab_size": typeVocabSize,
             "embedding_size": embeddingSize, "num_hidden_groups": numHiddenGroups, "inner_group_num": innerGroupNum,
-            "num_labels": numLabels,
+            "num_labels": numLabels
         ]
         for (field, range) in Self.limits {
             let value = values[field] ?? 0
@@ -222,14 +224,20 @@ public struct ModelConfiguration {
             throw fail("pad_token_id", "must be in 0..<vocab_size (\(vocabSize)), found \(padTokenId)")
         }
         if modelType.isRoberta && padTokenId + 2 > maxPositionEmbeddings {
-            throw fail("pad_token_id", "RoBERTa positions start at pad_token_id + 1 = \(padTokenId + 1), "
-                       + "beyond max_position_embeddings \(maxPositionEmbeddings)")
+            throw fail(
+                "pad_token_id",
+                "RoBERTa positions start at pad_token_id + 1 = \(padTokenId + 1), "
+                    + "beyond max_position_embeddings \(maxPositionEmbeddings)")
         }
-        for (field, p) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb),
-                           ("classifier_dropout", classifierDropout ?? 0)] where !(p >= 0 && p < 1) {
+        for (field, p) in [
+            ("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb),
+            ("classifier_dropout", classifierDropout ?? 0)
+        ] where !(p >= 0 && p < 1) {
             throw fail(field, "must be in [0, 1), found \(p)")
         }
-        if !(layerNormEps > 0 && layerNormEps.isFinite) { throw fail("layer_norm_eps", "must be a positive finite number, found \(layerNormEps)") }
+        if !(layerNormEps > 0 && layerNormEps.isFinite) {
+            throw fail("layer_norm_eps", "must be a positive finite number, found \(layerNormEps)")
+        }
         if !(initializerRange >= 0 && initializerRange.isFinite) {
             throw fail("initializer_range", "must be a non-negative finite number, found \(initializerRange)")
         }
@@ -249,9 +257,9 @@ public struct ModelConfiguration {
         }
         let (h, e, i) = (hiddenSize, embeddingSize, intermediateSize)
         guard let words = product(vocabSize, e), let positions = product(maxPositionEmbeddings, e),
-              let types = product(typeVocabSize, e), let attention = product(4, h, h), let ffn = product(2, h, i)
+            let types = product(typeVocabSize, e), let attention = product(4, h, h), let ffn = product(2, h, i)
         else { return nil }
-        let layer = attention + ffn + 4 * h + i + 4 * h   // + biases and two LayerNorms
+        let layer = attention + ffn + 4 * h + i + 4 * h  // + biases and two LayerNorms
         let distinctLayers = modelType == .albert ? numHiddenGroups * innerGroupNum : numHiddenLayers
         guard let layers = product(distinctLayers, layer) else { return nil }
         let mapping = modelType == .albert ? e * h + h : 0
@@ -285,8 +293,10 @@ public struct ModelConfiguration {
         }
         json["num_labels"] = numLabels
         json["id2label"] = Dictionary(uniqueKeysWithValues: id2label.map { (String($0.key), $0.value) })
-        json["label2id"] = Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: min)   // names may repeat
-        if let classifierDropout { json[modelType == .albert ? "classifier_dropout_prob" : "classifier_dropout"] = Double(classifierDropout) }
+        json["label2id"] = Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: min)  // names may repeat
+        if let classifierDropout {
+            json[modelType == .albert ? "classifier_dropout_prob" : "classifier_dropout"] = Double(classifierDropout)
+        }
         if let problemType { json["problem_type"] = problemType }
         if let architecture { json["architectures"] = [architecture] }
         return json

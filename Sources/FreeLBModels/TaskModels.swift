@@ -38,7 +38,9 @@ public final class TransformerClassifier: Module {
 
     public init(config: ModelConfiguration, kind: TaskKind, seed: UInt64 = 0) {
         var config = config
-        if kind == .regression { config.numLabels = 1; config.id2label = [0: config.id2label[0] ?? "LABEL_0"]; config.problemType = "regression" }
+        if kind == .regression {
+            config.numLabels = 1; config.id2label = [0: config.id2label[0] ?? "LABEL_0"]; config.problemType = "regression"
+        }
         self.config = config
         self.kind = kind
         dropoutController = DropoutController(seed: seed ^ 0xD50D_0A7C)
@@ -47,8 +49,9 @@ public final class TransformerClassifier: Module {
         let outputs = kind == .multipleChoice ? 1 : config.numLabels
         classifierDense = robertaSequence ? Linear(config.hiddenSize, config.hiddenSize) : nil
         classifier = Linear(config.hiddenSize, outputs)
-        headDropout = Dropout(config.classifierDropout ?? config.hiddenDropoutProb, key: "classifier.dropout",
-                              controller: dropoutController)
+        headDropout = Dropout(
+            config.classifierDropout ?? config.hiddenDropoutProb, key: "classifier.dropout",
+            controller: dropoutController)
     }
 
     public override var children: [(String, Module)] {
@@ -82,7 +85,9 @@ public final class TransformerClassifier: Module {
             }
         }
         let pad = config.padTokenId
-        for table in [encoder.embeddings.wordEmbeddings] + (config.modelType.isRoberta ? [encoder.embeddings.positionEmbeddings] : []) {
+        for table in [encoder.embeddings.wordEmbeddings]
+            + (config.modelType.isRoberta ? [encoder.embeddings.positionEmbeddings] : [])
+        {
             let width = table.weight.shape[1]
             if pad < table.weight.shape[0] { (table.weight.data + pad * width).initialize(repeating: 0, count: width) }
         }
@@ -90,7 +95,7 @@ public final class TransformerClassifier: Module {
 
     /// Logits from the encoder output.
     public func head(_ lastHidden: Tensor) -> (logits: Tensor, pooled: Tensor) {
-        if let classifierDense {   // RoBERTa: dropout → dense → tanh → dropout → out_proj on <s>
+        if let classifierDense {  // RoBERTa: dropout → dense → tanh → dropout → out_proj on <s>
             let features = headDropout(lastHidden.select(axis: 1, index: 0))
             let pooled = classifierDense(features).tanh()
             return (classifier(headDropout(pooled)), pooled)
@@ -110,7 +115,7 @@ public final class TransformerClassifier: Module {
         let (logits, pooled) = head(encoded.lastHiddenState)
         if kind == .multipleChoice {
             var choices = logits.reshaped([input.shape[0], input.shape[1]])
-            if let mask = input.choiceMask, mask.contains(0) {   // filler choices can never win
+            if let mask = input.choiceMask, mask.contains(0) {  // filler choices can never win
                 choices = choices + Tensor(shape: choices.shape, values: mask.map { $0 != 0 ? 0 : -1e9 })
             }
             return ModelOutput(logits: choices, encoder: encoded, pooled: pooled)
@@ -137,14 +142,19 @@ extension TransformerClassifier {
     /// so bad input becomes an error instead of a crash inside the embedding gather.
     public func validate(_ input: EncoderInput) throws {
         if let bad = input.inputIds.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw CheckpointError(description: "input id \(bad) is outside the model's vocabulary of \(config.vocabSize) (tokenizer and model do not match?)")
+            throw CheckpointError(
+                description:
+                    "input id \(bad) is outside the model's vocabulary of \(config.vocabSize) (tokenizer and model do not match?)"
+            )
         }
         if let bad = input.tokenTypeIds.first(where: { $0 < 0 || Int($0) >= config.typeVocabSize }) {
             throw CheckpointError(description: "token type id \(bad) is outside type_vocab_size \(config.typeVocabSize)")
         }
-        let limit = config.modelType.isRoberta ? config.maxPositionEmbeddings - config.padTokenId - 1 : config.maxPositionEmbeddings
+        let limit =
+            config.modelType.isRoberta ? config.maxPositionEmbeddings - config.padTokenId - 1 : config.maxPositionEmbeddings
         if input.length > limit {
-            throw CheckpointError(description: "sequence length \(input.length) exceeds the model's \(limit) positions; lower --max-seq-length")
+            throw CheckpointError(
+                description: "sequence length \(input.length) exceeds the model's \(limit) positions; lower --max-seq-length")
         }
     }
 }

@@ -41,7 +41,7 @@ public final class DropoutController {
     }
 
     /// Masks currently held (for tests and diagnostics).
-    var maskCount: Int { masks.count }   // tests
+    var maskCount: Int { masks.count }  // tests
 
     /// The RNG state, for exact resume.
     public var generatorState: SeededGenerator {

@@ -56,8 +56,10 @@ public final class AdamW: Optimizer {
     public private(set) var stepCount = 0
     private var moments: [String: (m: Tensor, v: Tensor)] = [:]
 
-    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
-                weightDecay: Float = 0.01, excludeFromDecay: @escaping (String) -> Bool = isExcludedFromWeightDecay) {
+    public init(
+        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
+        weightDecay: Float = 0.01, excludeFromDecay: @escaping (String) -> Bool = isExcludedFromWeightDecay
+    ) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -75,9 +77,10 @@ public final class AdamW: Optimizer {
             let state = moments[name] ?? (Tensor(zeros: p.shape), Tensor(zeros: p.shape))
             moments[name] = state
             let decay = excludeFromDecay(name) ? 0 : weightDecay
-            p.applyAdamW(gradient: g, firstMoment: state.m, secondMoment: state.v, learningRate: learningRate,
-                         beta1: beta1, beta2: beta2, eps: eps, weightDecay: decay,
-                         biasCorrection1: bias1, biasCorrection2: bias2)
+            p.applyAdamW(
+                gradient: g, firstMoment: state.m, secondMoment: state.v, learningRate: learningRate,
+                beta1: beta1, beta2: beta2, eps: eps, weightDecay: decay,
+                biasCorrection1: bias1, biasCorrection2: bias2)
         }
     }
 

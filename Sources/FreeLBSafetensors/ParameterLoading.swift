@@ -41,7 +41,9 @@ public struct ParameterMismatchError: Error, Equatable, CustomStringConvertible,
         for m in shapeMismatches {
             lines.append("  shape mismatch: \(m.name) (file key \(m.fileKey)): expected \(m.expected), found \(m.found)")
         }
-        if !ambiguous.isEmpty { lines.append("  present with and without the model prefix: " + ambiguous.joined(separator: ", ")) }
+        if !ambiguous.isEmpty {
+            lines.append("  present with and without the model prefix: " + ambiguous.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
     public var errorDescription: String? { description }
@@ -69,8 +71,10 @@ extension SafetensorsFile {
     /// no prefixes every name must. `ignore` patterns apply to unclaimed file keys, compared with and
     /// without a model prefix; a trailing `*` matches any suffix (`pooler.*`). Throws
     /// `ParameterMismatchError` listing every missing key, unexpected key, shape mismatch and ambiguity at once.
-    public func matchParameters(_ expected: [ExpectedParameter], modelPrefixes: [String] = [],
-                                ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> ParameterMatch {
+    public func matchParameters(
+        _ expected: [ExpectedParameter], modelPrefixes: [String] = [],
+        ignore: [String] = SafetensorsFile.defaultIgnoredKeys
+    ) throws -> ParameterMatch {
         var fileKeys: [String: String] = [:]
         var withoutPrefix: [String] = []
         var missing: [String] = []
@@ -99,7 +103,11 @@ extension SafetensorsFile {
         var unexpected: [String] = []
         var ignored: [String] = []
         for key in names where !claimed.contains(key) {
-            if Self.matchesIgnore(key, ignore, modelPrefixes: modelPrefixes) { ignored.append(key) } else { unexpected.append(key) }
+            if Self.matchesIgnore(key, ignore, modelPrefixes: modelPrefixes) {
+                ignored.append(key)
+            } else {
+                unexpected.append(key)
+            }
         }
         if !missing.isEmpty || !unexpected.isEmpty || !shapeMismatches.isEmpty || !ambiguous.isEmpty {
             throw ParameterMismatchError(
@@ -110,8 +118,10 @@ extension SafetensorsFile {
     }
 
     /// Strict load: `matchParameters`, then every expected tensor as Float32, keyed by expected name.
-    public func loadParameters(_ expected: [ExpectedParameter], modelPrefixes: [String] = [],
-                               ignore: [String] = SafetensorsFile.defaultIgnoredKeys) throws -> [String: NamedTensor] {
+    public func loadParameters(
+        _ expected: [ExpectedParameter], modelPrefixes: [String] = [],
+        ignore: [String] = SafetensorsFile.defaultIgnoredKeys
+    ) throws -> [String: NamedTensor] {
         let match = try matchParameters(expected, modelPrefixes: modelPrefixes, ignore: ignore)
         var out: [String: NamedTensor] = [:]
         for e in expected {

@@ -37,13 +37,15 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible, Localiz
         case let .truncated(file, size, needed, what):
             return "\(file): truncated safetensors file: \(what) needs \(needed) bytes but the file has \(size)"
         case let .headerTooLarge(file, len, size, limit):
-            return "\(file): header length \(len) is absurd (file size \(size) bytes, limit \(limit) bytes); not a safetensors file or corrupted"
+            return
+                "\(file): header length \(len) is absurd (file size \(size) bytes, limit \(limit) bytes); not a safetensors file or corrupted"
         case let .invalidHeader(file, field, reason):
             return "\(file): invalid safetensors header\(field.map { " at '\($0)'" } ?? ""): \(reason)"
         case let .unknownDtype(file, tensor, dtype):
             return "\(file): tensor '\(tensor)': unknown dtype '\(dtype)'"
         case let .offsetsOutOfBounds(file, tensor, b, e, size):
-            return "\(file): tensor '\(tensor)': data_offsets [\(b), \(e)] are outside the \(size)-byte data buffer (file truncated or header corrupted)"
+            return
+                "\(file): tensor '\(tensor)': data_offsets [\(b), \(e)] are outside the \(size)-byte data buffer (file truncated or header corrupted)"
         case let .shapeByteMismatch(file, tensor, shape, dtype, exp, act):
             return "\(file): tensor '\(tensor)': shape \(shape) of \(dtype) needs \(exp) bytes but data_offsets span \(act) bytes"
         case let .nonContiguousOffsets(file, tensor, reason):

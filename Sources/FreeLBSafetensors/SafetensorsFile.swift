@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A plain named float tensor: row-major `values`, `values.count == shape.reduce(1, *)`.
@@ -79,7 +79,8 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             let headerLen = Int(n)
             if 8 + headerLen > size {
-                throw SafetensorsError.truncated(file: path, fileSize: size, needed: 8 + headerLen, what: "the \(headerLen)-byte JSON header")
+                throw SafetensorsError.truncated(
+                    file: path, fileSize: size, needed: 8 + headerLen, what: "the \(headerLen)-byte JSON header")
             }
             let header = Data(bytes: raw + 8, count: headerLen)
             let parsed = try Self.parseHeader(header, file: path, bufferSize: size - 8 - headerLen)
@@ -152,16 +153,22 @@ public final class SafetensorsFile: @unchecked Sendable {
         switch i.dtype {
         case .f32:
             #if _endian(little)
-            memcpy(out, src, n * 4)
+                memcpy(out, src, n * 4)
             #else
-            for k in 0..<n { out[k] = Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian) }
+                for k in 0..<n {
+                    out[k] = Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian)
+                }
             #endif
         case .f16:
             for k in 0..<n { out[k] = float16BitsToFloat(src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) }
         case .bf16:
-            for k in 0..<n { out[k] = bfloat16BitsToFloat(src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) }
+            for k in 0..<n {
+                out[k] = bfloat16BitsToFloat(src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian)
+            }
         case .f64:
-            for k in 0..<n { out[k] = Float(Double(bitPattern: src.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self).littleEndian)) }
+            for k in 0..<n {
+                out[k] = Float(Double(bitPattern: src.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self).littleEndian))
+            }
         default:
             break  // excluded by isReadableAsFloat
         }
@@ -206,7 +213,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             json = try JSONSerialization.jsonObject(with: header, options: [])
         } catch {
             let preview = String(decoding: header.prefix(60), as: UTF8.self)
-            throw SafetensorsError.invalidHeader(file: file, field: nil, reason: "not valid JSON (starts with \(preview.debugDescription)): \(error.localizedDescription)")
+            throw SafetensorsError.invalidHeader(
+                file: file, field: nil,
+                reason: "not valid JSON (starts with \(preview.debugDescription)): \(error.localizedDescription)")
         }
         guard let top = json as? [String: Any] else {
             throw SafetensorsError.invalidHeader(file: file, field: nil, reason: "top level is not a JSON object")
@@ -220,7 +229,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                 }
                 for (k, v) in m {
                     guard let s = v as? String else {
-                        throw SafetensorsError.invalidHeader(file: file, field: "__metadata__.\(k)", reason: "value is not a string")
+                        throw SafetensorsError.invalidHeader(
+                            file: file, field: "__metadata__.\(k)", reason: "value is not a string")
                     }
                     metadata[k] = s
                 }
@@ -238,37 +248,50 @@ public final class SafetensorsFile: @unchecked Sendable {
             let shape = try nonNegativeInts(entry["shape"], file: file, field: "\(name).shape")
             let offsets = try nonNegativeInts(entry["data_offsets"], file: file, field: "\(name).data_offsets")
             guard offsets.count == 2 else {
-                throw SafetensorsError.invalidHeader(file: file, field: "\(name).data_offsets", reason: "expected [begin, end], got \(offsets.count) numbers")
+                throw SafetensorsError.invalidHeader(
+                    file: file, field: "\(name).data_offsets", reason: "expected [begin, end], got \(offsets.count) numbers")
             }
             let (begin, end) = (offsets[0], offsets[1])
             if begin > end || end > bufferSize {
-                throw SafetensorsError.offsetsOutOfBounds(file: file, tensor: name, begin: begin, end: end, bufferSize: bufferSize)
+                throw SafetensorsError.offsetsOutOfBounds(
+                    file: file, tensor: name, begin: begin, end: end, bufferSize: bufferSize)
             }
             var bytes = dtype.byteSize
             for d in shape {
                 let (p, o) = bytes.multipliedReportingOverflow(by: d)
-                if o { throw SafetensorsError.invalidHeader(file: file, field: "\(name).shape", reason: "element count overflows: \(shape)") }
+                if o {
+                    throw SafetensorsError.invalidHeader(
+                        file: file, field: "\(name).shape", reason: "element count overflows: \(shape)")
+                }
                 bytes = p
             }
             if bytes != end - begin {
-                throw SafetensorsError.shapeByteMismatch(file: file, tensor: name, shape: shape, dtype: dtypeName, expectedBytes: bytes, actualBytes: end - begin)
+                throw SafetensorsError.shapeByteMismatch(
+                    file: file, tensor: name, shape: shape, dtype: dtypeName, expectedBytes: bytes, actualBytes: end - begin)
             }
             infos[name] = SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
         }
         // Contiguity: sorted by (begin, end, name), the ranges must tile the buffer.
         let sorted = infos.values.sorted {
-            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name)
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < (
+                $1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name
+            )
         }
         var cursor = 0
         var previous: String?
         for i in sorted {
             let b = i.dataOffsets.lowerBound
             if b < cursor {
-                throw SafetensorsError.nonContiguousOffsets(file: file, tensor: i.name, reason: "data_offsets [\(b), \(i.dataOffsets.upperBound)] overlap tensor '\(previous ?? "")' which ends at \(cursor)")
+                throw SafetensorsError.nonContiguousOffsets(
+                    file: file, tensor: i.name,
+                    reason:
+                        "data_offsets [\(b), \(i.dataOffsets.upperBound)] overlap tensor '\(previous ?? "")' which ends at \(cursor)"
+                )
             }
             if b > cursor {
                 let after = previous.map { "after tensor '\($0)' (ends at \(cursor))" } ?? "at the start of the buffer"
-                throw SafetensorsError.nonContiguousOffsets(file: file, tensor: i.name, reason: "gap of \(b - cursor) bytes \(after): data_offsets begin at \(b)")
+                throw SafetensorsError.nonContiguousOffsets(
+                    file: file, tensor: i.name, reason: "gap of \(b - cursor) bytes \(after): data_offsets begin at \(b)")
             }
             cursor = i.dataOffsets.upperBound
             previous = i.name
@@ -276,7 +299,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         if cursor != bufferSize {
             throw SafetensorsError.nonContiguousOffsets(
                 file: file, tensor: previous ?? "(none)",
-                reason: "tensors cover \(cursor) bytes but the data buffer has \(bufferSize) (trailing bytes after the last tensor)")
+                reason:
+                    "tensors cover \(cursor) bytes but the data buffer has \(bufferSize) (trailing bytes after the last tensor)")
         }
         return ParsedHeader(metadata: metadata, infos: infos)
     }

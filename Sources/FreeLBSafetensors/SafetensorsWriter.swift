@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes F32 `.safetensors` files the way the reference implementation does:
@@ -17,13 +17,19 @@ public enum SafetensorsWriter {
         // Validate before touching the disk.
         var seen = Set<String>()
         for t in sorted {
-            if t.name == "__metadata__" { throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "reserved name") }
-            if !seen.insert(t.name).inserted { throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "duplicate name") }
+            if t.name == "__metadata__" {
+                throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "reserved name")
+            }
+            if !seen.insert(t.name).inserted {
+                throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "duplicate name")
+            }
             if t.shape.contains(where: { $0 < 0 }) {
                 throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "negative dimension in shape \(t.shape)")
             }
             if t.elementCount != t.values.count {
-                throw SafetensorsError.invalidTensor(file: path, tensor: t.name, reason: "shape \(t.shape) has \(t.elementCount) elements but values has \(t.values.count)")
+                throw SafetensorsError.invalidTensor(
+                    file: path, tensor: t.name,
+                    reason: "shape \(t.shape) has \(t.elementCount) elements but values has \(t.values.count)")
             }
         }
         let header = headerBytes(sorted, metadata: metadata)
@@ -34,10 +40,10 @@ public enum SafetensorsWriter {
             try header.withUnsafeBytes { try sink($0) }
             for t in sorted {
                 #if _endian(little)
-                try t.values.withUnsafeBytes { try sink($0) }
+                    try t.values.withUnsafeBytes { try sink($0) }
                 #else
-                let le = t.values.map { $0.bitPattern.littleEndian }
-                try le.withUnsafeBytes { try sink($0) }
+                    let le = t.values.map { $0.bitPattern.littleEndian }
+                    try le.withUnsafeBytes { try sink($0) }
                 #endif
             }
         }
@@ -58,7 +64,8 @@ public enum SafetensorsWriter {
             if !first { s += "," }
             first = false
             let end = offset + 4 * t.values.count
-            s += "\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
+            s +=
+                "\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }
         s += "}"
@@ -99,7 +106,10 @@ enum AtomicFile {
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        if fd < 0 { throw SafetensorsError.writeFailed(file: path, reason: "cannot create temporary \(tmp): \(String(cString: strerror(errno)))") }
+        if fd < 0 {
+            throw SafetensorsError.writeFailed(
+                file: path, reason: "cannot create temporary \(tmp): \(String(cString: strerror(errno)))")
+        }
         var ok = false
         defer {
             if !ok { unlink(tmp) }
@@ -118,7 +128,9 @@ enum AtomicFile {
                     left -= n
                 }
             }
-            if fsync(fd) != 0 { throw SafetensorsError.writeFailed(file: path, reason: "fsync: " + String(cString: strerror(errno))) }
+            if fsync(fd) != 0 {
+                throw SafetensorsError.writeFailed(file: path, reason: "fsync: " + String(cString: strerror(errno)))
+            }
         } catch {
             close(fd)
             throw error
@@ -137,8 +149,8 @@ enum AtomicFile {
 @inline(__always)
 private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
     #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
+        return Glibc.write(fd, p, n)
     #else
-    return Darwin.write(fd, p, n)
+        return Darwin.write(fd, p, n)
     #endif
 }

@@ -97,8 +97,10 @@ public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T { try Autograd.w
 extension Tensor {
     /// Records `backward` for an op output computed from `inputs`, if any input requires grad.
     @inline(__always)
-    func record(_ inputs: [Tensor],
-                _ backward: @escaping (UnsafeMutablePointer<Float>, BackwardContext) -> Void) -> Tensor {
+    func record(
+        _ inputs: [Tensor],
+        _ backward: @escaping (UnsafeMutablePointer<Float>, BackwardContext) -> Void
+    ) -> Tensor {
         guard Autograd.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
         requiresGrad = true
         node = GradNode(inputs: inputs, backward: backward)
@@ -158,7 +160,7 @@ extension Tensor {
             }
             t.gradSlot = nil
             t.node = nil
-            t.requiresGrad = false   // a freed op output is a plain value, not a new leaf
+            t.requiresGrad = false  // a freed op output is a plain value, not a new leaf
         }
     }
 }

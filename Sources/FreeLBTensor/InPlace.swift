@@ -43,8 +43,9 @@ extension Tensor {
     /// Block `index` of `blocks` equal consecutive blocks of the storage: example `index` of a batch of
     /// `blocks` examples along the first axis ([B, T, d] → [T, d] elements; [B, C, T, d] → [C, T, d]).
     public func block(_ index: Int, of blocks: Int) -> TensorBlock {
-        precondition(blocks > 0 && count % blocks == 0 && (0..<blocks).contains(index),
-                     "block \(index) of \(blocks) in a tensor of \(count) elements")
+        precondition(
+            blocks > 0 && count % blocks == 0 && (0..<blocks).contains(index),
+            "block \(index) of \(blocks) in a tensor of \(count) elements")
         let per = count / blocks
         return TensorBlock(tensor: self, range: (index * per)..<((index + 1) * per))
     }
@@ -68,16 +69,20 @@ extension Tensor {
     /// One torch.optim.AdamW update of this parameter, in place, with the moments `m` and `v` (same
     /// shape, updated in place): p ← p·(1 − lr·wd); m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²;
     /// p ← p − lr/bias1 · m / (√v/√bias2 + eps), where bias1 = 1 − β1^t and bias2 = 1 − β2^t.
-    public func applyAdamW(gradient g: Tensor, firstMoment m: Tensor, secondMoment v: Tensor,
-                           learningRate: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float,
-                           biasCorrection1 bias1: Float, biasCorrection2 bias2: Float) {
-        precondition(g.count == count && m.count == count && v.count == count,
-                     "applyAdamW: parameter \(shape), gradient \(g.shape), moments \(m.shape) \(v.shape)")
+    public func applyAdamW(
+        gradient g: Tensor, firstMoment m: Tensor, secondMoment v: Tensor,
+        learningRate: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float,
+        biasCorrection1 bias1: Float, biasCorrection2 bias2: Float
+    ) {
+        precondition(
+            g.count == count && m.count == count && v.count == count,
+            "applyAdamW: parameter \(shape), gradient \(g.shape), moments \(m.shape) \(v.shape)")
         let (p, gp, mp, vp) = (data, g.data, m.data, v.data)
         ComputeThreads.parallelFor(count, minChunk: 1 << 16) { r in
             let s = r.lowerBound
-            flb_adamw_step(p + s, gp + s, mp + s, vp + s, r.count, learningRate, beta1, beta2, eps, weightDecay,
-                           bias1, bias2)
+            flb_adamw_step(
+                p + s, gp + s, mp + s, vp + s, r.count, learningRate, beta1, beta2, eps, weightDecay,
+                bias1, bias2)
         }
     }
 }

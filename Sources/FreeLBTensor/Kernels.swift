@@ -28,8 +28,10 @@ enum Kernels {
         elementwise(n) { s, c in flb_axpy(a, x + s, y + s, c) }
     }
     typealias Binary = (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
-    static func binary(_ f: Binary, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                       _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func binary(
+        _ f: Binary, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ y: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
         elementwise(n) { s, c in f(a + s, b + s, y + s, c) }
     }
     typealias Unary = (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void

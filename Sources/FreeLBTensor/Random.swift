@@ -53,8 +53,10 @@ import Foundation
 
 extension Tensor {
     /// U(low, high) values.
-    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1,
-                               generator: inout SeededGenerator) -> Tensor {
+    public static func uniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         let width = high - low
         for i in 0..<t.count { t.data[i] = low + width * generator.nextUniform() }
@@ -62,16 +64,20 @@ extension Tensor {
     }
 
     /// N(mean, std²) values.
-    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1,
-                              generator: inout SeededGenerator) -> Tensor {
+    public static func normal(
+        _ shape: [Int], mean: Float = 0, std: Float = 1,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<t.count { t.data[i] = mean + std * generator.nextNormal() }
         return t
     }
 
     /// 1 with probability p, else 0.
-    public static func bernoulli(_ shape: [Int], probability p: Float,
-                                 generator: inout SeededGenerator) -> Tensor {
+    public static func bernoulli(
+        _ shape: [Int], probability p: Float,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<t.count { t.data[i] = generator.nextUniform() < p ? 1 : 0 }
         return t

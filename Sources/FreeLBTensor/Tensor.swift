@@ -33,7 +33,7 @@ public final class BufferCache: @unchecked Sendable {
     /// The size class (in floats) that holds `count` floats.
     static func sizeClass(_ count: Int) -> Int {
         let n = max(16, count)
-        let high = Int.bitWidth - 1 - n.leadingZeroBitCount   // 2^high ≤ n
+        let high = Int.bitWidth - 1 - n.leadingZeroBitCount  // 2^high ≤ n
         if high < 3 { return 16 }
         let step = 1 << (high - 2)
         return (n + step - 1) / step * step
@@ -79,8 +79,10 @@ public final class BufferCache: @unchecked Sendable {
 }
 
 @inline(__always)
-func shapeCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                file: StaticString = #fileID, line: UInt = #line) {
+func shapeCheck(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() { preconditionFailure("shape error: \(message())", file: file, line: line) }
 }
 

@@ -10,8 +10,10 @@ public struct AddedToken: Sendable, Equatable {
     /// Match only when not glued to a word character on either side.
     public var singleWord: Bool
 
-    public init(content: String, id: Int32, special: Bool = true, lstrip: Bool = false, rstrip: Bool = false,
-                singleWord: Bool = false) {
+    public init(
+        content: String, id: Int32, special: Bool = true, lstrip: Bool = false, rstrip: Bool = false,
+        singleWord: Bool = false
+    ) {
         self.content = content
         self.id = id
         self.special = special

@@ -13,8 +13,10 @@ public struct BPE: Sendable {
     private let trie: ByteTrie
 
     /// `entries`: (token, id); `merges`: (left, right) in rank order. `path` names the file for errors.
-    public init(entries: [(String, Int32)], merges: [(String, String)], unkToken: String? = nil,
-                ignoreMerges: Bool = false, path: String = "<memory>") throws {
+    public init(
+        entries: [(String, Int32)], merges: [(String, String)], unkToken: String? = nil,
+        ignoreMerges: Bool = false, path: String = "<memory>"
+    ) throws {
         let vocab = Dictionary(entries, uniquingKeysWith: { $1 })
         self.vocab = vocab
         let (names, trie) = ByteTrie.tokenTable(entries)

@@ -17,8 +17,10 @@ public func benchmarkSST2(tokenizer: any Tokenizer, trainTSV: URL, column: Strin
     guard let header = lines.first else {
         throw TokenizerError.malformedFile(path: trainTSV.path, field: "<header>", reason: "file is empty")
     }
-    guard let col = header.split(separator: "\t", omittingEmptySubsequences: false)
-        .firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == column }) else {
+    guard
+        let col = header.split(separator: "\t", omittingEmptySubsequences: false)
+            .firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == column })
+    else {
         throw TokenizerError.malformedFile(path: trainTSV.path, field: column, reason: "no such column in the header")
     }
     lines.removeFirst()
@@ -33,7 +35,9 @@ public func benchmarkSST2(tokenizer: any Tokenizer, trainTSV: URL, column: Strin
     }
     let start = DispatchTime.now().uptimeNanoseconds
     var total = 0
-    for s in sentences { total += tokenizer.encode(s, pair: nil, maxLength: nil, truncation: .doNotTruncate, addSpecialTokens: true).count }
+    for s in sentences {
+        total += tokenizer.encode(s, pair: nil, maxLength: nil, truncation: .doNotTruncate, addSpecialTokens: true).count
+    }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     return TokenizationBenchmark(sentences: sentences.count, tokens: total, seconds: seconds)
 }

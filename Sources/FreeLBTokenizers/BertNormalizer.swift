@@ -42,7 +42,7 @@ enum CharClass {
         if v == 0x166D || v == 0x111C9 { return true }
         switch c.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return isInUnicode8(c)
         default: return false
         }
@@ -51,7 +51,7 @@ enum CharClass {
     /// Category Mn as of Unicode 8.0: what BertNormalizer's accent stripping drops.
     @inline(__always) static func isBertNonspacingMark(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
-        case 0x1734, 0x1171E: return true                   // Mn in 8.0, Mc since
+        case 0x1734, 0x1171E: return true  // Mn in 8.0, Mc since
         case 0x1885, 0x1886, 0xA9BD, 0x111C9: return false  // Lo, Lo, Mc, Po in 8.0; Mn since
         default: return c.properties.generalCategory == .nonspacingMark && isInUnicode8(c)
         }
@@ -93,8 +93,10 @@ public struct BertNormalizer: Sendable, Equatable {
     public var lowercase: Bool
 
     /// `stripAccents: nil` follows `lowercase`, as in HF.
-    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil,
-                lowercase: Bool = true) {
+    public init(
+        cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil,
+        lowercase: Bool = true
+    ) {
         self.cleanText = cleanText
         self.handleChineseChars = handleChineseChars
         self.stripAccents = stripAccents ?? lowercase

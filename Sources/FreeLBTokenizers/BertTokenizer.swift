@@ -12,21 +12,26 @@ public struct BertTokenizer: SegmentTokenizer {
     public var decoderCleanup: Bool
     let specials: TokenizerSpecials
 
-    public init(wordPiece: WordPiece, normalizer: BertNormalizer = BertNormalizer(),
-                preTokenizer: BertPreTokenizer = BertPreTokenizer(), addedTokens: [AddedToken],
-                postProcessor: TemplatePostProcessor, padToken: String = "[PAD]", decoderCleanup: Bool = true,
-                path: String = "<memory>") throws {
+    public init(
+        wordPiece: WordPiece, normalizer: BertNormalizer = BertNormalizer(),
+        preTokenizer: BertPreTokenizer = BertPreTokenizer(), addedTokens: [AddedToken],
+        postProcessor: TemplatePostProcessor, padToken: String = "[PAD]", decoderCleanup: Bool = true,
+        path: String = "<memory>"
+    ) throws {
         self.wordPiece = wordPiece
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.decoderCleanup = decoderCleanup
-        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
-                                         modelId: { wordPiece.vocab[$0] }, path: path)
+        specials = try TokenizerSpecials(
+            addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+            modelId: { wordPiece.vocab[$0] }, path: path)
     }
 
     /// From a vocab.txt (id = line number - 1) with explicit options; the special tokens must be in it.
-    public init(vocabFile: URL, lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
-                specialTokens: BertSpecialTokens = BertSpecialTokens()) throws {
+    public init(
+        vocabFile: URL, lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
+        specialTokens: BertSpecialTokens = BertSpecialTokens()
+    ) throws {
         let path = vocabFile.path
         let wordPiece = try WordPiece(tokens: try readVocabTxt(vocabFile), unkToken: specialTokens.unk, path: path)
         func id(_ token: String, _ role: String) throws -> Int32 {
@@ -36,18 +41,22 @@ public struct BertTokenizer: SegmentTokenizer {
             return id
         }
         var added: [AddedToken] = []
-        for (token, role) in [(specialTokens.pad, "pad_token"), (specialTokens.unk, "unk_token"),
-                              (specialTokens.cls, "cls_token"), (specialTokens.sep, "sep_token"),
-                              (specialTokens.mask, "mask_token")] {
+        for (token, role) in [
+            (specialTokens.pad, "pad_token"), (specialTokens.unk, "unk_token"),
+            (specialTokens.cls, "cls_token"), (specialTokens.sep, "sep_token"),
+            (specialTokens.mask, "mask_token")
+        ] {
             added.append(AddedToken(content: token, id: try id(token, role)))
         }
         let cls = try id(specialTokens.cls, "cls_token"), sep = try id(specialTokens.sep, "sep_token")
-        try self.init(wordPiece: wordPiece,
-                      normalizer: BertNormalizer(handleChineseChars: tokenizeChineseChars, stripAccents: stripAccents,
-                                                 lowercase: lowercase),
-                      addedTokens: added,
-                      postProcessor: .bert(cls: (specialTokens.cls, cls), sep: (specialTokens.sep, sep)),
-                      padToken: specialTokens.pad, path: path)
+        try self.init(
+            wordPiece: wordPiece,
+            normalizer: BertNormalizer(
+                handleChineseChars: tokenizeChineseChars, stripAccents: stripAccents,
+                lowercase: lowercase),
+            addedTokens: added,
+            postProcessor: .bert(cls: (specialTokens.cls, cls), sep: (specialTokens.sep, sep)),
+            padToken: specialTokens.pad, path: path)
     }
 
     /// From a folder with vocab.txt and optionally tokenizer_config.json / special_tokens_map.json
@@ -70,8 +79,9 @@ public struct BertTokenizer: SegmentTokenizer {
             chinese = try r.bool(json["tokenize_chinese_chars"], "tokenize_chinese_chars", default: chinese)
             try specials.update(from: json, reader: r)
         }
-        try self.init(vocabFile: vocab, lowercase: lowercase, stripAccents: stripAccents,
-                      tokenizeChineseChars: chinese, specialTokens: specials)
+        try self.init(
+            vocabFile: vocab, lowercase: lowercase, stripAccents: stripAccents,
+            tokenizeChineseChars: chinese, specialTokens: specials)
     }
 
     var modelTokens: [String] { wordPiece.idToToken }
@@ -144,7 +154,9 @@ func textLines(_ text: String) -> [Substring] {
 /// Rust `decoders::wordpiece::cleanup` (byte-exact replacements, as Rust's `str::replace`).
 func wordPieceCleanup(_ s: String) -> String {
     guard s.utf8.contains(0x20) else { return s }
-    let rules = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                 (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
+    let rules = [
+        (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+        (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")
+    ]
     return rules.reduce(s) { replacingLiteral($1.0, in: $0, with: $1.1) }
 }

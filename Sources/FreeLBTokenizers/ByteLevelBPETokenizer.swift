@@ -11,18 +11,23 @@ public struct ByteLevelBPETokenizer: SegmentTokenizer {
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
     let specials: TokenizerSpecials
 
-    public init(bpe: BPE, preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(), addedTokens: [AddedToken],
-                postProcessor: TemplatePostProcessor, padToken: String = "<pad>", path: String = "<memory>") throws {
+    public init(
+        bpe: BPE, preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(), addedTokens: [AddedToken],
+        postProcessor: TemplatePostProcessor, padToken: String = "<pad>", path: String = "<memory>"
+    ) throws {
         self.bpe = bpe
         self.preTokenizer = preTokenizer
-        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
-                                         modelId: { bpe.vocab[$0] }, path: path)
+        specials = try TokenizerSpecials(
+            addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+            modelId: { bpe.vocab[$0] }, path: path)
     }
 
     /// From vocab.json + merges.txt (GPT-2 format, optional `#version` first line), with RoBERTa's
     /// special tokens (`<mask>` absorbs the whitespace before it). All five must be in vocab.json.
-    public init(vocabFile: URL, mergesFile: URL, specialTokens: RobertaSpecialTokens = RobertaSpecialTokens(),
-                addPrefixSpace: Bool = false) throws {
+    public init(
+        vocabFile: URL, mergesFile: URL, specialTokens: RobertaSpecialTokens = RobertaSpecialTokens(),
+        addPrefixSpace: Bool = false
+    ) throws {
         let entries = try readVocabJSON(vocabFile)
         let merges = try readMergesTxt(mergesFile)
         let bpe = try BPE(entries: entries, merges: merges, path: vocabFile.path + " + " + mergesFile.path)
@@ -34,15 +39,19 @@ public struct ByteLevelBPETokenizer: SegmentTokenizer {
         }
         let s = specialTokens
         var added: [AddedToken] = []
-        for (token, role) in [(s.bos, "bos_token"), (s.pad, "pad_token"), (s.eos, "eos_token"),
-                              (s.unk, "unk_token"), (s.mask, "mask_token")] {
+        for (token, role) in [
+            (s.bos, "bos_token"), (s.pad, "pad_token"), (s.eos, "eos_token"),
+            (s.unk, "unk_token"), (s.mask, "mask_token")
+        ] {
             added.append(AddedToken(content: token, id: try id(token, role), lstrip: token == s.mask))
         }
-        try self.init(bpe: bpe, preTokenizer: ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace),
-                      addedTokens: added,
-                      postProcessor: .roberta(cls: (s.bos, try id(s.bos, "bos_token")),
-                                              sep: (s.eos, try id(s.eos, "eos_token"))),
-                      padToken: s.pad, path: vocabFile.path)
+        try self.init(
+            bpe: bpe, preTokenizer: ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace),
+            addedTokens: added,
+            postProcessor: .roberta(
+                cls: (s.bos, try id(s.bos, "bos_token")),
+                sep: (s.eos, try id(s.eos, "eos_token"))),
+            padToken: s.pad, path: vocabFile.path)
     }
 
     var modelTokens: [String] { bpe.idToToken }
@@ -108,8 +117,9 @@ func vocabEntries(_ json: [String: Any], reader r: JSONReader, field: String) th
     // Checked before any id-indexed table is allocated.
     let limit = entries.count + vocabularyIdSlack
     if let (token, id) = entries.first(where: { Int($0.1) >= limit }) {
-        throw TokenizerError.malformedFile(path: r.path, field: field.isEmpty ? token : "\(field).\(token)",
-                                           reason: "id \(id) is out of range for a vocabulary of \(entries.count) tokens")
+        throw TokenizerError.malformedFile(
+            path: r.path, field: field.isEmpty ? token : "\(field).\(token)",
+            reason: "id \(id) is out of range for a vocabulary of \(entries.count) tokens")
     }
     return entries.sorted { $0.1 < $1.1 }
 }
@@ -122,8 +132,9 @@ func readMergesTxt(_ url: URL) throws -> [(String, String)] {
         if line.isEmpty || (n == 0 && line.hasPrefix("#version")) { continue }
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw TokenizerError.malformedLine(path: url.path, line: n + 1,
-                                               reason: "expected 'left right', found '\(line.prefix(60))'")
+            throw TokenizerError.malformedLine(
+                path: url.path, line: n + 1,
+                reason: "expected 'left right', found '\(line.prefix(60))'")
         }
         merges.append((String(parts[0]), String(parts[1])))
     }

@@ -97,16 +97,19 @@ public indirect enum WordSplitter: Sendable {
         case "WhitespaceSplit": return .whitespaceSplit
         case "Metaspace":
             let (replacement, scheme) = try parseMetaspaceOptions(object, reader: r, field: field)
-            return .metaspace(replacement: replacement, prependScheme: scheme,
-                              split: try r.bool(object["split"], field + ".split", default: true))
+            return .metaspace(
+                replacement: replacement, prependScheme: scheme,
+                split: try r.bool(object["split"], field + ".split", default: true))
         default: return nil
         }
     }
 }
 
 /// `replacement` (one scalar) and `prepend_scheme` (or the older `add_prefix_space`) of a Metaspace object.
-func parseMetaspaceOptions(_ object: [String: Any], reader r: JSONReader,
-                           field: String) throws -> (Unicode.Scalar, PrependScheme) {
+func parseMetaspaceOptions(
+    _ object: [String: Any], reader r: JSONReader,
+    field: String
+) throws -> (Unicode.Scalar, PrependScheme) {
     let replacement = try r.character(object["replacement"], field + ".replacement")
     var scheme = PrependScheme.always
     if let name = try r.optionalString(object["prepend_scheme"], field + ".prepend_scheme") {
@@ -201,8 +204,10 @@ public indirect enum TokenDecoder: Sendable {
         case "ByteFallback": return .byteFallback
         case "Fuse": return .fuse
         case "Strip":
-            return .strip(content: try r.character(object["content"], field + ".content"), start: try r.optionalInt(object["start"], field + ".start") ?? 0,
-                          stop: try r.optionalInt(object["stop"], field + ".stop") ?? 0)
+            return .strip(
+                content: try r.character(object["content"], field + ".content"),
+                start: try r.optionalInt(object["start"], field + ".start") ?? 0,
+                stop: try r.optionalInt(object["stop"], field + ".stop") ?? 0)
         default: return nil
         }
     }

@@ -55,8 +55,10 @@ public indirect enum TextNormalizer: Sendable {
         switch type {
         case "Precompiled":
             let key = field + ".precompiled_charsmap"
-            return .precompiled(try PrecompiledCharsmap(base64: try r.string(object["precompiled_charsmap"], key),
-                                                        path: r.path, field: key))
+            return .precompiled(
+                try PrecompiledCharsmap(
+                    base64: try r.string(object["precompiled_charsmap"], key),
+                    path: r.path, field: key))
         case "Replace":
             let (pattern, content) = try TextPattern.parseReplacement(object, reader: r, field: field)
             return .replace(pattern, content: content)
@@ -67,8 +69,9 @@ public indirect enum TextNormalizer: Sendable {
         case "Lowercase": return .lowercase
         case "StripAccents": return .stripAccents
         case "Strip":
-            return .strip(left: try r.bool(object["strip_left"], field + ".strip_left", default: true),
-                          right: try r.bool(object["strip_right"], field + ".strip_right", default: true))
+            return .strip(
+                left: try r.bool(object["strip_left"], field + ".strip_left", default: true),
+                right: try r.bool(object["strip_right"], field + ".strip_right", default: true))
         case "Prepend":
             return .prepend(try r.string(object["prepend"], field + ".prepend"))
         default: return nil
@@ -82,10 +85,14 @@ public enum TextPattern: Sendable {
     case regex(CompiledRegex)
 
     /// The `pattern` and `content` of a `Replace` normalizer or decoder.
-    static func parseReplacement(_ object: [String: Any], reader r: JSONReader,
-                                 field: String) throws -> (TextPattern, String) {
-        (try parse(object["pattern"], reader: r, field: field + ".pattern"),
-         try r.string(object["content"], field + ".content"))
+    static func parseReplacement(
+        _ object: [String: Any], reader r: JSONReader,
+        field: String
+    ) throws -> (TextPattern, String) {
+        (
+            try parse(object["pattern"], reader: r, field: field + ".pattern"),
+            try r.string(object["content"], field + ".content")
+        )
     }
 
     static func parse(_ value: Any?, reader r: JSONReader, field: String) throws -> TextPattern {
@@ -98,8 +105,9 @@ public enum TextPattern: Sendable {
         do {
             return .regex(CompiledRegex(try NSRegularExpression(pattern: source)))
         } catch {
-            throw TokenizerError.malformedFile(path: r.path, field: field + ".Regex",
-                                               reason: "invalid regular expression '\(source.prefix(60))'")
+            throw TokenizerError.malformedFile(
+                path: r.path, field: field + ".Regex",
+                reason: "invalid regular expression '\(source.prefix(60))'")
         }
     }
 
@@ -125,8 +133,10 @@ extension JSONReader {
     }
 
     /// The parsed elements of a `Sequence` component's `key` array; `parse` gets each element and its field.
-    func steps<T>(_ object: [String: Any], _ key: String, _ field: String,
-                  _ parse: (Any?, String) throws -> T) throws -> [T] {
+    func steps<T>(
+        _ object: [String: Any], _ key: String, _ field: String,
+        _ parse: (Any?, String) throws -> T
+    ) throws -> [T] {
         try array(object[key], "\(field).\(key)").enumerated().map { i, step in
             try parse(step, "\(field).\(key)[\(i)]")
         }
@@ -136,8 +146,9 @@ extension JSONReader {
     func character(_ value: Any?, _ field: String) throws -> Unicode.Scalar {
         let text = try string(value, field)
         guard text.unicodeScalars.count == 1, let scalar = text.unicodeScalars.first else {
-            throw TokenizerError.malformedFile(path: path, field: field,
-                                               reason: "expected one character, found \"\(text.prefix(20))\"")
+            throw TokenizerError.malformedFile(
+                path: path, field: field,
+                reason: "expected one character, found \"\(text.prefix(20))\"")
         }
         return scalar
     }
@@ -238,8 +249,8 @@ func normalizedAsUnicode9(_ text: String, _ normalize: (String) -> String) -> St
 @inline(__always) func isCombiningMark(_ c: Unicode.Scalar) -> Bool {
     if c.value < 0x300 { return false }
     switch c.value {
-    case 0x1CF2, 0x1CF3: return true   // Vedic ardhavisarga signs: Mc in 9.0, Lo since 10.0
-    case 0x111C9: return false         // Sharada sandhi mark: Po in 9.0, Mn since 11.0
+    case 0x1CF2, 0x1CF3: return true  // Vedic ardhavisarga signs: Mc in 9.0, Lo since 10.0
+    case 0x111C9: return false  // Sharada sandhi mark: Po in 9.0, Mn since 11.0
     default: break
     }
     switch c.properties.generalCategory {
@@ -250,7 +261,8 @@ func normalizedAsUnicode9(_ text: String, _ normalize: (String) -> String) -> St
 
 /// Appends the full lowercase mapping of one scalar (Rust `char::to_lowercase`).
 @inline(__always) func appendLowercased<Output: RangeReplaceableCollection>(
-    _ c: Unicode.Scalar, to out: inout Output) where Output.Element == Unicode.Scalar {
+    _ c: Unicode.Scalar, to out: inout Output
+) where Output.Element == Unicode.Scalar {
     if c.value < 0x80 {
         out.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(UInt8(c.value + 32)) : c)
     } else if c.properties.changesWhenLowercased {

@@ -50,7 +50,10 @@ public struct TemplatePostProcessor: Sendable, Equatable {
 
     /// `cls A sep`, type ids 0: the single-text template of both.
     private static func singleTemplate(cls: (String, Int32), sep: (String, Int32)) -> [Piece] {
-        [.special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0), .special(token: sep.0, id: sep.1, typeId: 0)]
+        [
+            .special(token: cls.0, id: cls.1, typeId: 0), .sequence(first: true, typeId: 0),
+            .special(token: sep.0, id: sep.1, typeId: 0)
+        ]
     }
 
     /// Number of special tokens added for a single text or a pair.
@@ -77,8 +80,9 @@ public struct TemplatePostProcessor: Sendable, Equatable {
                 typeIds.append(contentsOf: repeatElement(typeId, count: seg.ids.count))
             }
         }
-        return Encoding(ids: ids, typeIds: typeIds, attentionMask: Array(repeating: 1, count: ids.count),
-                        tokens: tokens)
+        return Encoding(
+            ids: ids, typeIds: typeIds, attentionMask: Array(repeating: 1, count: ids.count),
+            tokens: tokens)
     }
 }
 
@@ -132,16 +136,19 @@ extension ByteLevelBPETokenizer: TemplateOptions {}
 extension UnigramTokenizer: TemplateOptions {}
 
 /// The shared encode path: truncation, empty-pair rule, template.
-func assembleEncoding(_ a: Segment, _ b: Segment?, pairWasEmpty: Bool, options: some TemplateOptions,
-                      maxLength: Int?, truncation: TruncationStrategy, addSpecialTokens: Bool) -> Encoding {
+func assembleEncoding(
+    _ a: Segment, _ b: Segment?, pairWasEmpty: Bool, options: some TemplateOptions,
+    maxLength: Int?, truncation: TruncationStrategy, addSpecialTokens: Bool
+) -> Encoding {
     let postProcessor = options.postProcessor
     var a = a
     var b = b
     if pairWasEmpty && options.emptyPairHandling == .treatAsAbsent { b = nil }
     if let maxLength {
         let specials = addSpecialTokens ? postProcessor.addedTokens(pair: b != nil) : 0
-        let lengths = truncation.truncatedLengths(first: a.ids.count, second: b?.ids.count,
-                                                  budget: maxLength - specials)
+        let lengths = truncation.truncatedLengths(
+            first: a.ids.count, second: b?.ids.count,
+            budget: maxLength - specials)
         a.truncate(to: lengths.first)
         if let n = lengths.second { b?.truncate(to: n) }
     }

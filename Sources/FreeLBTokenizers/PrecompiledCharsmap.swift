@@ -29,7 +29,8 @@ public struct PrecompiledCharsmap: Sendable {
             throw fail("charsmap trie of \(trieBytes) bytes is larger than the \(Self.maximumTrieBytes) bytes accepted")
         }
         guard trieBytes % 4 == 0, trieBytes >= 4, trieBytes <= blob.count - 4 else {
-            throw fail("charsmap header gives a trie of \(trieBytes) bytes, but the blob holds \(blob.count - 4) after the header")
+            throw fail(
+                "charsmap header gives a trie of \(trieBytes) bytes, but the blob holds \(blob.count - 4) after the header")
         }
         var units = [UInt32](repeating: 0, count: trieBytes / 4)
         for i in units.indices {
@@ -123,7 +124,8 @@ public struct PrecompiledCharsmap: Sendable {
             var i = 0
             while i < bytes.count {
                 if bytes[i] == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A,
-                   let rule = shortestPrefixReplacement(bytes[i...(i + 1)]) {
+                    let rule = shortestPrefixReplacement(bytes[i...(i + 1)])
+                {
                     out.append(contentsOf: rule)
                     i += 2
                     continue

@@ -43,10 +43,13 @@ extension SegmentTokenizer {
 
     public func tokenize(_ text: String) -> [String] { encodeSegment(text).tokens }
 
-    public func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                       addSpecialTokens: Bool) -> Encoding {
-        assembleEncoding(encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
-                         options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
+    public func encode(
+        _ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+        addSpecialTokens: Bool
+    ) -> Encoding {
+        assembleEncoding(
+            encodeSegment(text), pair.map(encodeSegment), pairWasEmpty: pair?.isEmpty ?? false,
+            options: self, maxLength: maxLength, truncation: truncation, addSpecialTokens: addSpecialTokens)
     }
 
     /// Splits `text` at added tokens (each gives its id and the text it matched) and lets `tokenizeText`
@@ -77,8 +80,10 @@ struct TokenizerSpecials: Sendable {
     let padTokenId: Int32
 
     /// The pad token's id is the added token's, else the model's (`modelId`); neither is an error naming `path`.
-    init(addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String,
-         modelId: (String) -> Int32?, path: String) throws {
+    init(
+        addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String,
+        modelId: (String) -> Int32?, path: String
+    ) throws {
         guard let id = addedTokens.first(where: { $0.content == padToken })?.id ?? modelId(padToken) else {
             throw TokenizerError.missingToken(path: path, token: padToken, context: "pad_token")
         }

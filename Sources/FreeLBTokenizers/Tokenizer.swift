@@ -40,8 +40,10 @@ public struct Encoding: Equatable, Sendable {
 public protocol Tokenizer: Sendable {
     /// Encodes a text or a text pair, adding the model's special tokens when `addSpecialTokens`.
     /// `maxLength` includes special tokens; nil means no truncation.
-    func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                addSpecialTokens: Bool) -> Encoding
+    func encode(
+        _ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+        addSpecialTokens: Bool
+    ) -> Encoding
     /// Ids back to text.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
     var padTokenId: Int32 { get }
@@ -50,8 +52,10 @@ public protocol Tokenizer: Sendable {
 }
 
 extension Tokenizer {
-    public func encode(_ text: String, pair: String? = nil, maxLength: Int? = nil,
-                       truncation: TruncationStrategy = .longestFirst) -> Encoding {
+    public func encode(
+        _ text: String, pair: String? = nil, maxLength: Int? = nil,
+        truncation: TruncationStrategy = .longestFirst
+    ) -> Encoding {
         encode(text, pair: pair, maxLength: maxLength, truncation: truncation, addSpecialTokens: true)
     }
 }

@@ -24,8 +24,9 @@ public func loadTokenizer(directory: URL) throws -> any Tokenizer {
             try specials.update(from: object, reader: r)
             addPrefixSpace = try r.bool(object["add_prefix_space"], "add_prefix_space", default: addPrefixSpace)
         }
-        return try ByteLevelBPETokenizer(vocabFile: vocab, mergesFile: merges, specialTokens: specials,
-                                         addPrefixSpace: addPrefixSpace)
+        return try ByteLevelBPETokenizer(
+            vocabFile: vocab, mergesFile: merges, specialTokens: specials,
+            addPrefixSpace: addPrefixSpace)
     }
     // A SentencePiece model alone (e.g. spiece.model) is not read; say how to get a tokenizer.json.
     for name in ["spiece.model", "sentencepiece.bpe.model", "tokenizer.model"]
@@ -43,9 +44,13 @@ public func loadTokenizer(tokenizerJSON url: URL) throws -> any Tokenizer {
     let root = try readJSONObject(url)
     let r = JSONReader(path: url.path)
     let model = try r.object(root["model"], "model")
-    let type = try r.optionalString(model["type"], "model.type")
-        ?? (model["merges"] != nil ? "BPE" : model["vocab"] is [String: Any] ? "WordPiece"
-            : model["vocab"] is [Any] ? "Unigram" : "<missing>")
+    let type =
+        try r.optionalString(model["type"], "model.type")
+        ?? (model["merges"] != nil
+            ? "BPE"
+            : model["vocab"] is [String: Any]
+                ? "WordPiece"
+                : model["vocab"] is [Any] ? "Unigram" : "<missing>")
     switch type {
     case "WordPiece": return try BertTokenizer(tokenizerJSON: url)
     case "BPE": return try ByteLevelBPETokenizer(tokenizerJSON: url)
@@ -55,8 +60,10 @@ public func loadTokenizer(tokenizerJSON url: URL) throws -> any Tokenizer {
 }
 
 /// tokenizer.json's top level, a reader for it, and its `model` object, whose `type` (when given) must be `type`.
-func readModelSection(_ url: URL, expecting type: String) throws -> (root: [String: Any], reader: JSONReader,
-                                                                    model: [String: Any]) {
+func readModelSection(_ url: URL, expecting type: String) throws -> (
+    root: [String: Any], reader: JSONReader,
+    model: [String: Any]
+) {
     let root = try readJSONObject(url)
     let r = JSONReader(path: url.path)
     let model = try r.object(root["model"], "model")
@@ -73,17 +80,20 @@ extension BertTokenizer {
         let entries = try vocabEntries(try r.object(model["vocab"], "model.vocab"), reader: r, field: "model.vocab")
         let wordPiece = try WordPiece(
             entries: entries, unkToken: try r.optionalString(model["unk_token"], "model.unk_token") ?? "[UNK]",
-            continuingSubwordPrefix: try r.optionalString(model["continuing_subword_prefix"],
-                                                          "model.continuing_subword_prefix") ?? "##",
-            maxInputCharsPerWord: try r.optionalInt(model["max_input_chars_per_word"],
-                                                    "model.max_input_chars_per_word") ?? 100,
+            continuingSubwordPrefix: try r.optionalString(
+                model["continuing_subword_prefix"],
+                "model.continuing_subword_prefix") ?? "##",
+            maxInputCharsPerWord: try r.optionalInt(
+                model["max_input_chars_per_word"],
+                "model.max_input_chars_per_word") ?? 100,
             path: url.path)
 
         var normalizer = BertNormalizer(cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false)
         if let n = try r.optionalObject(root["normalizer"], "normalizer") {
             try r.requireType(n, "normalizer", "BertNormalizer")
             let lowercase = try r.bool(n["lowercase"], "normalizer.lowercase", default: true)
-            let strip: Bool? = (n["strip_accents"] == nil || n["strip_accents"] is NSNull)
+            let strip: Bool? =
+                (n["strip_accents"] == nil || n["strip_accents"] is NSNull)
                 ? nil : try r.bool(n["strip_accents"], "normalizer.strip_accents", default: lowercase)
             normalizer = BertNormalizer(
                 cleanText: try r.bool(n["clean_text"], "normalizer.clean_text", default: true),
@@ -93,15 +103,18 @@ extension BertTokenizer {
         if let p = try r.optionalObject(root["pre_tokenizer"], "pre_tokenizer") {
             try r.requireType(p, "pre_tokenizer", "BertPreTokenizer")
         }
-        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: wordPiece.idToToken.count) { wordPiece.vocab[$0] }
+        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: wordPiece.idToToken.count) {
+            wordPiece.vocab[$0]
+        }
         var cleanup = true
         if let d = try r.optionalObject(root["decoder"], "decoder") {
             try r.requireType(d, "decoder", "WordPiece")
             cleanup = try r.bool(d["cleanup"], "decoder.cleanup", default: true)
         }
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "[PAD]")
-        try self.init(wordPiece: wordPiece, normalizer: normalizer, addedTokens: added, postProcessor: post,
-                      padToken: pad, decoderCleanup: cleanup, path: url.path)
+        try self.init(
+            wordPiece: wordPiece, normalizer: normalizer, addedTokens: added, postProcessor: post,
+            padToken: pad, decoderCleanup: cleanup, path: url.path)
     }
 }
 
@@ -116,8 +129,9 @@ extension ByteLevelBPETokenizer {
             if let s = m as? String {
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                    throw TokenizerError.malformedFile(path: url.path, field: field,
-                                                       reason: "expected 'left right', found '\(s.prefix(60))'")
+                    throw TokenizerError.malformedFile(
+                        path: url.path, field: field,
+                        reason: "expected 'left right', found '\(s.prefix(60))'")
                 }
                 merges.append((String(parts[0]), String(parts[1])))
             } else {
@@ -136,13 +150,15 @@ extension ByteLevelBPETokenizer {
         if try r.bool(model["byte_fallback"], "model.byte_fallback", default: false) {
             throw TokenizerError.unsupported(path: url.path, field: "model.byte_fallback", found: "true")
         }
-        let bpe = try BPE(entries: entries, merges: merges,
-                          unkToken: try r.optionalString(model["unk_token"], "model.unk_token"),
-                          ignoreMerges: try r.bool(model["ignore_merges"], "model.ignore_merges", default: false),
-                          path: url.path)
+        let bpe = try BPE(
+            entries: entries, merges: merges,
+            unkToken: try r.optionalString(model["unk_token"], "model.unk_token"),
+            ignoreMerges: try r.bool(model["ignore_merges"], "model.ignore_merges", default: false),
+            path: url.path)
         if let n = try r.optionalObject(root["normalizer"], "normalizer") {
-            throw TokenizerError.unsupported(path: url.path, field: "normalizer.type",
-                                             found: (n["type"] as? String) ?? "<missing>")
+            throw TokenizerError.unsupported(
+                path: url.path, field: "normalizer.type",
+                found: (n["type"] as? String) ?? "<missing>")
         }
         let p = try r.object(root["pre_tokenizer"], "pre_tokenizer")
         try r.requireType(p, "pre_tokenizer", "ByteLevel")
@@ -154,20 +170,25 @@ extension ByteLevelBPETokenizer {
         }
         let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: bpe.idToToken.count) { bpe.vocab[$0] }
         let pad = try parsePadToken(root, reader: r, added: added, fallback: "<pad>")
-        try self.init(bpe: bpe, preTokenizer: pre, addedTokens: added, postProcessor: post, padToken: pad,
-                      path: url.path)
+        try self.init(
+            bpe: bpe, preTokenizer: pre, addedTokens: added, postProcessor: post, padToken: pad,
+            path: url.path)
     }
 }
 
 /// `added_tokens` (checked against the model's `modelSize` ids) and the `post_processor` template, whose
 /// tokens are an added token's id, else the model's (`modelId`).
-func parseAddedTokensAndTemplate(_ root: [String: Any], reader r: JSONReader, modelSize: Int,
-                                 modelId: @escaping (String) -> Int32?) throws -> ([AddedToken], TemplatePostProcessor) {
+func parseAddedTokensAndTemplate(
+    _ root: [String: Any], reader r: JSONReader, modelSize: Int,
+    modelId: @escaping (String) -> Int32?
+) throws -> ([AddedToken], TemplatePostProcessor) {
     let added = try parseAddedTokens(root, reader: r)
     try checkAddedTokenIds(added, modelVocabularySize: modelSize, reader: r)
     let lookup: (String) -> Int32? = { t in added.first { $0.content == t }?.id ?? modelId(t) }
-    let post = try parsePostProcessor(root, reader: r, vocabularySize: AddedTokenMatcher(added)
-        .vocabularySize(modelSize: modelSize), lookup: lookup)
+    let post = try parsePostProcessor(
+        root, reader: r,
+        vocabularySize: AddedTokenMatcher(added)
+            .vocabularySize(modelSize: modelSize), lookup: lookup)
     return (added, post)
 }
 
@@ -177,15 +198,17 @@ func parseAddedTokens(_ root: [String: Any], reader r: JSONReader) throws -> [Ad
         let f = "added_tokens[\(i)]"
         let o = try r.object(item, f)
         if try r.bool(o["normalized"], f + ".normalized", default: false),
-           !(try r.bool(o["special"], f + ".special", default: false)) {
+            !(try r.bool(o["special"], f + ".special", default: false))
+        {
             // Non-special normalized added tokens would be matched on normalized text; not implemented.
             throw TokenizerError.unsupported(path: r.path, field: f + ".normalized", found: "true")
         }
-        return AddedToken(content: try r.string(o["content"], f + ".content"), id: Int32(try r.id(o["id"], f + ".id")),
-                          special: try r.bool(o["special"], f + ".special", default: false),
-                          lstrip: try r.bool(o["lstrip"], f + ".lstrip", default: false),
-                          rstrip: try r.bool(o["rstrip"], f + ".rstrip", default: false),
-                          singleWord: try r.bool(o["single_word"], f + ".single_word", default: false))
+        return AddedToken(
+            content: try r.string(o["content"], f + ".content"), id: Int32(try r.id(o["id"], f + ".id")),
+            special: try r.bool(o["special"], f + ".special", default: false),
+            lstrip: try r.bool(o["lstrip"], f + ".lstrip", default: false),
+            rstrip: try r.bool(o["rstrip"], f + ".rstrip", default: false),
+            singleWord: try r.bool(o["single_word"], f + ".single_word", default: false))
     }
 }
 
@@ -198,13 +221,17 @@ func checkAddedTokenIds(_ added: [AddedToken], modelVocabularySize: Int, reader 
     for (i, token) in added.enumerated() where Int(token.id) >= limit {
         throw TokenizerError.malformedFile(
             path: r.path, field: "added_tokens[\(i)].id",
-            reason: "id \(token.id) is out of range for a vocabulary of \(modelVocabularySize) tokens and \(added.count) added tokens")
+            reason:
+                "id \(token.id) is out of range for a vocabulary of \(modelVocabularySize) tokens and \(added.count) added tokens"
+        )
     }
 }
 
 /// The post-processor; every special token id it adds must lie inside `vocabularySize`.
-func parsePostProcessor(_ root: [String: Any], reader r: JSONReader, vocabularySize: Int,
-                        lookup: (String) -> Int32?) throws -> TemplatePostProcessor {
+func parsePostProcessor(
+    _ root: [String: Any], reader r: JSONReader, vocabularySize: Int,
+    lookup: (String) -> Int32?
+) throws -> TemplatePostProcessor {
     let template = try parseTemplate(root, reader: r, lookup: lookup)
     for case let .special(token, id, _) in template.single + template.pair where Int(id) >= vocabularySize {
         throw TokenizerError.malformedFile(
@@ -215,10 +242,13 @@ func parsePostProcessor(_ root: [String: Any], reader r: JSONReader, vocabularyS
 }
 
 /// TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (no special tokens) or null.
-private func parseTemplate(_ root: [String: Any], reader r: JSONReader,
-                           lookup: (String) -> Int32?) throws -> TemplatePostProcessor {
-    let none = TemplatePostProcessor(single: [.sequence(first: true, typeId: 0)],
-                                     pair: [.sequence(first: true, typeId: 0), .sequence(first: false, typeId: 1)])
+private func parseTemplate(
+    _ root: [String: Any], reader r: JSONReader,
+    lookup: (String) -> Int32?
+) throws -> TemplatePostProcessor {
+    let none = TemplatePostProcessor(
+        single: [.sequence(first: true, typeId: 0)],
+        pair: [.sequence(first: true, typeId: 0), .sequence(first: false, typeId: 1)])
     guard let p = try r.optionalObject(root["post_processor"], "post_processor") else { return none }
     let type = try r.string(p["type"], "post_processor.type")
     func tokenAndId(_ key: String) throws -> (String, Int32) {
@@ -255,16 +285,21 @@ private func parseTemplate(_ root: [String: Any], reader r: JSONReader,
                     let name = try r.string(so["id"], f + ".SpecialToken.id")
                     let typeId = Int32(try r.id(so["type_id"], f + ".SpecialToken.type_id"))
                     let resolved: [(String, Int32)]
-                    if let list = specials[name] { resolved = list }
-                    else if let id = lookup(name) { resolved = [(name, id)] }
-                    else { throw TokenizerError.missingToken(path: r.path, token: name, context: f) }
+                    if let list = specials[name] {
+                        resolved = list
+                    } else if let id = lookup(name) {
+                        resolved = [(name, id)]
+                    } else {
+                        throw TokenizerError.missingToken(path: r.path, token: name, context: f)
+                    }
                     for (tok, id) in resolved { out.append(.special(token: tok, id: id, typeId: typeId)) }
                 } else if let s = o["Sequence"] {
                     let so = try r.object(s, f + ".Sequence")
                     let name = try r.string(so["id"], f + ".Sequence.id")
                     guard name == "A" || name == "B" else {
-                        throw TokenizerError.malformedFile(path: r.path, field: f + ".Sequence.id",
-                                                           reason: "expected \"A\" or \"B\", found \"\(name)\"")
+                        throw TokenizerError.malformedFile(
+                            path: r.path, field: f + ".Sequence.id",
+                            reason: "expected \"A\" or \"B\", found \"\(name)\"")
                     }
                     out.append(.sequence(first: name == "A", typeId: Int32(try r.id(so["type_id"], f + ".Sequence.type_id"))))
                 } else {
@@ -282,7 +317,8 @@ private func parseTemplate(_ root: [String: Any], reader r: JSONReader,
 /// `padding.pad_token` when present, else `fallback`.
 func parsePadToken(_ root: [String: Any], reader r: JSONReader, added: [AddedToken], fallback: String) throws -> String {
     if let padding = try r.optionalObject(root["padding"], "padding"),
-       let t = try r.optionalString(padding["pad_token"], "padding.pad_token") {
+        let t = try r.optionalString(padding["pad_token"], "padding.pad_token")
+    {
         return t
     }
     return fallback

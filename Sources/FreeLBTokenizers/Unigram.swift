@@ -17,8 +17,10 @@ public struct Unigram: Sendable {
     static let unknownPenalty = 10.0
 
     /// `vocabulary[id] = (piece, score)`. Throws when `unkId` is outside the vocabulary; `path` names the file.
-    public init(vocabulary: [(String, Double)], unkId: Int, byteFallback: Bool = false,
-                path: String = "<memory>") throws {
+    public init(
+        vocabulary: [(String, Double)], unkId: Int, byteFallback: Bool = false,
+        path: String = "<memory>"
+    ) throws {
         guard !vocabulary.isEmpty else {
             throw TokenizerError.malformedFile(path: path, field: "model.vocab", reason: "vocabulary is empty")
         }

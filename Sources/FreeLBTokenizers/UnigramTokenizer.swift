@@ -13,15 +13,18 @@ public struct UnigramTokenizer: SegmentTokenizer {
     /// Default `.treatAsAbsent` (transformers / run_glue).
     public var emptyPairHandling: EmptyPairHandling = .treatAsAbsent
 
-    public init(unigram: Unigram, normalizer: TextNormalizer?, wordSplitter: WordSplitter?, decoder: TokenDecoder?,
-                addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String = "<pad>",
-                path: String = "<memory>") throws {
+    public init(
+        unigram: Unigram, normalizer: TextNormalizer?, wordSplitter: WordSplitter?, decoder: TokenDecoder?,
+        addedTokens: [AddedToken], postProcessor: TemplatePostProcessor, padToken: String = "<pad>",
+        path: String = "<memory>"
+    ) throws {
         self.unigram = unigram
         self.normalizer = normalizer
         self.wordSplitter = wordSplitter
         self.decoder = decoder
-        specials = try TokenizerSpecials(addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
-                                         modelId: { unigram.id(of: $0) }, path: path)
+        specials = try TokenizerSpecials(
+            addedTokens: addedTokens, postProcessor: postProcessor, padToken: padToken,
+            modelId: { unigram.id(of: $0) }, path: path)
     }
 
     var modelTokens: [String] { unigram.pieces }
@@ -63,27 +66,32 @@ extension UnigramTokenizer {
             vocabulary.append((try r.string(pair[0], field + "[0]"), try r.score(pair[1], field + "[1]")))
         }
         guard let unkId = try r.optionalInt(model["unk_id"], "model.unk_id") else {
-            throw TokenizerError.malformedFile(path: url.path, field: "model.unk_id",
-                                               reason: "expected the id of the unknown piece, found \(model["unk_id"] == nil ? "missing" : "null")")
+            throw TokenizerError.malformedFile(
+                path: url.path, field: "model.unk_id",
+                reason: "expected the id of the unknown piece, found \(model["unk_id"] == nil ? "missing" : "null")")
         }
-        let unigram = try Unigram(vocabulary: vocabulary, unkId: unkId,
-                                  byteFallback: try r.bool(model["byte_fallback"], "model.byte_fallback", default: false),
-                                  path: url.path)
+        let unigram = try Unigram(
+            vocabulary: vocabulary, unkId: unkId,
+            byteFallback: try r.bool(model["byte_fallback"], "model.byte_fallback", default: false),
+            path: url.path)
         let normalizer = try root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
             .map { try TextNormalizer.parse($0, reader: r, field: "normalizer") }
         let splitter = try root["pre_tokenizer"].flatMap { $0 is NSNull ? nil : $0 }
             .map { try WordSplitter.parse($0, reader: r, field: "pre_tokenizer") }
         let decoder = try root["decoder"].flatMap { $0 is NSNull ? nil : $0 }
             .map { try TokenDecoder.parse($0, reader: r, field: "decoder") }
-        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: unigram.pieces.count) { unigram.id(of: $0) }
+        let (added, post) = try parseAddedTokensAndTemplate(root, reader: r, modelSize: unigram.pieces.count) {
+            unigram.id(of: $0)
+        }
         // `padding.pad_token`, else "<pad>", else (sentencepiece files without one) the unknown piece.
         var pad = try parsePadToken(root, reader: r, added: added, fallback: "")
         if pad.isEmpty {
             let hasPad = added.contains { $0.content == "<pad>" } || unigram.id(of: "<pad>") != nil
             pad = hasPad ? "<pad>" : unigram.pieces[Int(unigram.unkId)]
         }
-        try self.init(unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
-                      addedTokens: added, postProcessor: post, padToken: pad, path: url.path)
+        try self.init(
+            unigram: unigram, normalizer: normalizer, wordSplitter: splitter, decoder: decoder,
+            addedTokens: added, postProcessor: post, padToken: pad, path: url.path)
     }
 }
 

@@ -45,8 +45,10 @@ struct ByteTrie: Sendable {
     }
 
     /// Calls `body(id, end)` for every token that is a prefix of `bytes[from...]`, shortest first.
-    @inline(__always) func forEachPrefixMatch(_ bytes: UnsafeBufferPointer<UInt8>, from: Int,
-                                              _ body: (Int32, Int) -> Void) {
+    @inline(__always) func forEachPrefixMatch(
+        _ bytes: UnsafeBufferPointer<UInt8>, from: Int,
+        _ body: (Int32, Int) -> Void
+    ) {
         var node = ByteTrie.root
         var i = from
         while i < bytes.count, let next = child(node, bytes[i]) {
@@ -87,16 +89,21 @@ public struct WordPiece: Sendable {
 
     /// `tokens[i]` has id `i` (vocab.txt order). When a spelling repeats, the last id wins (as in HF).
     /// Throws `missingToken` when `unkToken` is not in `tokens`; `path` names the file for errors.
-    public init(tokens: [String], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
-                maxInputCharsPerWord: Int = 100, path: String = "<memory>") throws {
-        try self.init(entries: tokens.enumerated().map { ($1, Int32($0)) }, unkToken: unkToken,
-                      continuingSubwordPrefix: continuingSubwordPrefix,
-                      maxInputCharsPerWord: maxInputCharsPerWord, path: path)
+    public init(
+        tokens: [String], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+        maxInputCharsPerWord: Int = 100, path: String = "<memory>"
+    ) throws {
+        try self.init(
+            entries: tokens.enumerated().map { ($1, Int32($0)) }, unkToken: unkToken,
+            continuingSubwordPrefix: continuingSubwordPrefix,
+            maxInputCharsPerWord: maxInputCharsPerWord, path: path)
     }
 
     /// (token, id) pairs in any order. Matching uses exact UTF-8 spellings (never canonical equivalence).
-    public init(entries: [(String, Int32)], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
-                maxInputCharsPerWord: Int = 100, path: String = "<memory>") throws {
+    public init(
+        entries: [(String, Int32)], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+        maxInputCharsPerWord: Int = 100, path: String = "<memory>"
+    ) throws {
         let vocab = Dictionary(entries, uniquingKeysWith: { $1 })
         guard let unk = vocab[unkToken] else {
             throw TokenizerError.missingToken(path: path, token: unkToken, context: "WordPiece unk_token")
@@ -122,7 +129,9 @@ public struct WordPiece: Sendable {
             var start = 0
             while start < buf.count {
                 let node: Int32
-                if start == 0 { node = ByteTrie.root } else {
+                if start == 0 {
+                    node = ByteTrie.root
+                } else {
                     guard let cont = continuationNode else { return false }
                     node = cont
                 }

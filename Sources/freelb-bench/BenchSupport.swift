@@ -57,12 +57,14 @@ struct Reporter {
         } else {
             if m.group != lastGroup {
                 print("\n== \(m.group)")
-                print(pad("name", 44) + pad("threads", 8, right: true) + pad("rate", 12, right: true) + "  unit      "
-                      + pad("median ms", 10, right: true) + "  note")
+                print(
+                    pad("name", 44) + pad("threads", 8, right: true) + pad("rate", 12, right: true) + "  unit      "
+                        + pad("median ms", 10, right: true) + "  note")
                 lastGroup = m.group
             }
-            print(pad(m.name, 44) + pad("\(m.threads)", 8, right: true) + pad(String(format: "%.1f", m.value), 12, right: true)
-                  + "  " + pad(m.unit, 8) + "  " + pad(String(format: "%.3f", m.medianMs), 10, right: true) + "  " + m.note)
+            print(
+                pad(m.name, 44) + pad("\(m.threads)", 8, right: true) + pad(String(format: "%.1f", m.value), 12, right: true)
+                    + "  " + pad(m.unit, 8) + "  " + pad(String(format: "%.3f", m.medianMs), 10, right: true) + "  " + m.note)
         }
         fflush(stdout)
     }

@@ -22,15 +22,30 @@ func runGemmBench(reps: Int, reporter: inout Reporter, numpy: NumpyPeer?) {
         defer { [x, w, dy, y, dx, dw].forEach { $0.deallocate() } }
         let flops = 2.0 * Double(m) * Double(k) * Double(n)
         let cases: [(String, String, () -> Void)] = [
-            ("fwd", "Y = X·Wᵀ (N,T)", {
-                BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: w, ldb: k, beta: 0, c: y, ldc: n)
-            }),
-            ("dX", "dX = dY·W (N,N)", {
-                BLAS.sgemm(transA: false, transB: false, m: m, n: k, k: n, alpha: 1, a: dy, lda: n, b: w, ldb: k, beta: 0, c: dx, ldc: k)
-            }),
-            ("dW", "dW = dYᵀ·X (T,N)", {
-                BLAS.sgemm(transA: true, transB: false, m: n, n: k, k: m, alpha: 1, a: dy, lda: n, b: x, ldb: k, beta: 0, c: dw, ldc: k)
-            }),
+            (
+                "fwd", "Y = X·Wᵀ (N,T)",
+                {
+                    BLAS.sgemm(
+                        transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: w, ldb: k, beta: 0, c: y, ldc: n
+                    )
+                }
+            ),
+            (
+                "dX", "dX = dY·W (N,N)",
+                {
+                    BLAS.sgemm(
+                        transA: false, transB: false, m: m, n: k, k: n, alpha: 1, a: dy, lda: n, b: w, ldb: k, beta: 0, c: dx,
+                        ldc: k)
+                }
+            ),
+            (
+                "dW", "dW = dYᵀ·X (T,N)",
+                {
+                    BLAS.sgemm(
+                        transA: true, transB: false, m: n, n: k, k: m, alpha: 1, a: dy, lda: n, b: x, ldb: k, beta: 0, c: dw,
+                        ldc: k)
+                }
+            )
         ]
         for (kind, formula, body) in cases {
             let name = linearGemmName(kind, m: m, k: k, n: n)
@@ -41,8 +56,10 @@ func runGemmBench(reps: Int, reporter: inout Reporter, numpy: NumpyPeer?) {
             if let np {
                 note += String(format: "  numpy %.1f, Swift/numpy %.2f", np, rate / np)
             }
-            reporter.emit(Measurement(group: "GEMM (OpenBLAS, M×K×N of the Linear layer)", name: name,
-                                      threads: threads, value: rate, unit: "GFLOP/s", medianMs: t * 1e3, note: note))
+            reporter.emit(
+                Measurement(
+                    group: "GEMM (OpenBLAS, M×K×N of the Linear layer)", name: name,
+                    threads: threads, value: rate, unit: "GFLOP/s", medianMs: t * 1e3, note: note))
         }
     }
     runAttentionGemmBench(reps: reps, reporter: &reporter, numpy: numpy)
@@ -63,16 +80,20 @@ func runAttentionGemmBench(reps: Int, reporter: inout Reporter, numpy: NumpyPeer
     func scoresHead(_ i: Int) {
         let bi = i / heads, hi = i % heads
         let off = bi * t * h + hi * dh
-        BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: dh, alpha: 1, a: q + off, lda: h, b: kk + off, ldb: h,
-                   beta: 0, c: scores + i * t * t, ldc: t)
+        BLAS.sgemm(
+            transA: false, transB: true, m: t, n: t, k: dh, alpha: 1, a: q + off, lda: h, b: kk + off, ldb: h,
+            beta: 0, c: scores + i * t * t, ldc: t)
     }
     func contextHead(_ i: Int) {
         let bi = i / heads, hi = i % heads
         let off = bi * t * h + hi * dh
-        BLAS.sgemm(transA: false, transB: false, m: t, n: dh, k: t, alpha: 1, a: scores + i * t * t, lda: t, b: v + off, ldb: h,
-                   beta: 0, c: ctx + off, ldc: h)
+        BLAS.sgemm(
+            transA: false, transB: false, m: t, n: dh, k: t, alpha: 1, a: scores + i * t * t, lda: t, b: v + off, ldb: h,
+            beta: 0, c: ctx + off, ldc: h)
     }
-    for (name, head) in [("attn scores Q·Kᵀ [384 heads, 128x32x128]", scoresHead), ("attn context P·V [384 heads, 128x128x32]", contextHead)] {
+    for (name, head) in [
+        ("attn scores Q·Kᵀ [384 heads, 128x32x128]", scoresHead), ("attn context P·V [384 heads, 128x128x32]", contextHead)
+    ] {
         let np = numpy?.gflops(name.hasPrefix("attn scores") ? "attn scores" : "attn context")
         BLAS.setThreadCount(1)
         let tSplit = medianSeconds(reps: reps) {
@@ -82,11 +103,15 @@ func runAttentionGemmBench(reps: Int, reporter: inout Reporter, numpy: NumpyPeer
         let tBlas = medianSeconds(reps: reps) { for i in 0..<(b * heads) { head(i) } }
         var note = String(format: "heads over threads, BLAS 1 thread; %.2f× OpenBLAS-threaded", tBlas / tSplit)
         if let np { note += String(format: "; numpy matmul %.1f", np) }
-        reporter.emit(Measurement(group: "attention GEMMs (strided heads, lda = 384)", name: name + " split",
-                                  threads: threads, value: flops / tSplit / 1e9, unit: "GFLOP/s", medianMs: tSplit * 1e3, note: note))
-        reporter.emit(Measurement(group: "attention GEMMs (strided heads, lda = 384)", name: name + " blas-mt",
-                                  threads: threads, value: flops / tBlas / 1e9, unit: "GFLOP/s", medianMs: tBlas * 1e3,
-                                  note: "heads in sequence, OpenBLAS threads each GEMM"))
+        reporter.emit(
+            Measurement(
+                group: "attention GEMMs (strided heads, lda = 384)", name: name + " split",
+                threads: threads, value: flops / tSplit / 1e9, unit: "GFLOP/s", medianMs: tSplit * 1e3, note: note))
+        reporter.emit(
+            Measurement(
+                group: "attention GEMMs (strided heads, lda = 384)", name: name + " blas-mt",
+                threads: threads, value: flops / tBlas / 1e9, unit: "GFLOP/s", medianMs: tBlas * 1e3,
+                note: "heads in sequence, OpenBLAS threads each GEMM"))
     }
 }
 
@@ -95,41 +120,41 @@ func runAttentionGemmBench(reps: Int, reporter: inout Reporter, numpy: NumpyPeer
 // measurement per request line on stdin and answers "name<TAB>GFLOP/s", so numpy and Swift run
 // each shape back to back and see the same machine load.
 private let numpyScript = """
-import sys, time
-import numpy as np
-reps = int(sys.argv[1])
-rng = np.random.default_rng(0)
-cases = {}
-M = \(gemmTokens)
-for K, N in \(gemmLayerShapes.map { "(\($0.k), \($0.n))" }.joined(separator: ", ")),:
-    x = rng.standard_normal((M, K), dtype=np.float32); w = rng.standard_normal((N, K), dtype=np.float32)
-    dy = rng.standard_normal((M, N), dtype=np.float32)
-    y = np.empty((M, N), np.float32); dx = np.empty((M, K), np.float32); dw = np.empty((N, K), np.float32)
-    fl = 2.0 * M * K * N
-    cases[f"fwd {M}x{K}x{N}"] = ((lambda x=x, w=w, y=y: np.matmul(x, w.T, out=y)), fl)
-    cases[f"dX {M}x{K}x{N}"] = ((lambda dy=dy, w=w, dx=dx: np.matmul(dy, w, out=dx)), fl)
-    cases[f"dW {M}x{K}x{N}"] = ((lambda dy=dy, x=x, dw=dw: np.matmul(dy.T, x, out=dw)), fl)
-B, Hd, T, D = \(attnBatch), \(attnHeads), \(attnT), \(attnDh)
-q = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 1, 3)
-k = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 3, 1)
-v = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 1, 3)
-s = np.empty((B, Hd, T, T), np.float32); c = np.empty((B, Hd, T, D), np.float32)
-fl = 2.0 * T * T * D * B * Hd
-cases["attn scores"] = ((lambda: np.matmul(q, k, out=s)), fl)
-cases["attn context"] = ((lambda: np.matmul(s, v, out=c)), fl)
-print("ready", flush=True)
-for line in sys.stdin:
-    name = line.strip()
-    if name not in cases:
-        print(name + "\\tnan", flush=True); continue
-    f, flops = cases[name]
-    f(); f(); f()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    print(name + "\\t" + repr(flops / ts[len(ts) // 2] / 1e9), flush=True)
-"""
+    import sys, time
+    import numpy as np
+    reps = int(sys.argv[1])
+    rng = np.random.default_rng(0)
+    cases = {}
+    M = \(gemmTokens)
+    for K, N in \(gemmLayerShapes.map { "(\($0.k), \($0.n))" }.joined(separator: ", ")),:
+        x = rng.standard_normal((M, K), dtype=np.float32); w = rng.standard_normal((N, K), dtype=np.float32)
+        dy = rng.standard_normal((M, N), dtype=np.float32)
+        y = np.empty((M, N), np.float32); dx = np.empty((M, K), np.float32); dw = np.empty((N, K), np.float32)
+        fl = 2.0 * M * K * N
+        cases[f"fwd {M}x{K}x{N}"] = ((lambda x=x, w=w, y=y: np.matmul(x, w.T, out=y)), fl)
+        cases[f"dX {M}x{K}x{N}"] = ((lambda dy=dy, w=w, dx=dx: np.matmul(dy, w, out=dx)), fl)
+        cases[f"dW {M}x{K}x{N}"] = ((lambda dy=dy, x=x, dw=dw: np.matmul(dy.T, x, out=dw)), fl)
+    B, Hd, T, D = \(attnBatch), \(attnHeads), \(attnT), \(attnDh)
+    q = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 1, 3)
+    k = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 3, 1)
+    v = rng.standard_normal((B, T, Hd, D), dtype=np.float32).transpose(0, 2, 1, 3)
+    s = np.empty((B, Hd, T, T), np.float32); c = np.empty((B, Hd, T, D), np.float32)
+    fl = 2.0 * T * T * D * B * Hd
+    cases["attn scores"] = ((lambda: np.matmul(q, k, out=s)), fl)
+    cases["attn context"] = ((lambda: np.matmul(s, v, out=c)), fl)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if name not in cases:
+            print(name + "\\tnan", flush=True); continue
+        f, flops = cases[name]
+        f(); f(); f()
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+        ts.sort()
+        print(name + "\\t" + repr(flops / ts[len(ts) // 2] / 1e9), flush=True)
+    """
 
 /// Path of an executable named `name` on PATH.
 func findOnPath(_ name: String) -> String? {
@@ -159,7 +184,9 @@ final class NumpyPeer {
         guard readLine() == "ready" else {
             process.waitUntilExit()
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw NumpyUnavailable(reason: "python3 + numpy failed: " + (message.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"))
+            throw NumpyUnavailable(
+                reason: "python3 + numpy failed: "
+                    + (message.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"))
         }
     }
 

@@ -35,8 +35,9 @@ struct KernelBenchOptions {
 func runKernelBench(_ options: KernelBenchOptions) {
     var reporter = Reporter(json: options.json)
     let threads = ComputeThreads.count
-    reporter.say("freelb-bench kernels: \(threads) compute threads, C kernels: \(String(cString: flb_kernel_isa())), "
-                 + "median of \(options.reps) after 3 warm-ups")
+    reporter.say(
+        "freelb-bench kernels: \(threads) compute threads, C kernels: \(String(cString: flb_kernel_isa())), "
+            + "median of \(options.reps) after 3 warm-ups")
     var numpy: NumpyPeer?
     if options.numpy {
         do { numpy = try NumpyPeer(reps: options.reps) } catch let why as NumpyUnavailable {
@@ -58,8 +59,10 @@ struct Ptr: @unchecked Sendable {
 
 /// Times `body(range)` over `0..<total` items on 1 thread and on `threads` threads; `bytes` is the
 /// traffic of the whole range (reads + writes).
-private func measureBoth(_ group: String, _ name: String, total: Int, elementsPerItem: Int = 1, bytes: Double, reps: Int,
-                         reporter: inout Reporter, _ body: (Range<Int>) -> Void) {
+private func measureBoth(
+    _ group: String, _ name: String, total: Int, elementsPerItem: Int = 1, bytes: Double, reps: Int,
+    reporter: inout Reporter, _ body: (Range<Int>) -> Void
+) {
     let threads = ComputeThreads.count
     for n in Set([1, threads]).sorted() {
         let t: Double
@@ -68,8 +71,11 @@ private func measureBoth(_ group: String, _ name: String, total: Int, elementsPe
         } else {
             t = medianSeconds(reps: reps) { ComputeThreads.parallelFor(total, minChunk: max(1, total / n)) { body($0) } }
         }
-        reporter.emit(Measurement(group: group, name: name, threads: n, value: bytes / t / 1e9, unit: "GB/s",
-                                  medianMs: t * 1e3, note: String(format: "%.3f ns/element per thread", t * 1e9 * Double(n) / Double(total * elementsPerItem))))
+        reporter.emit(
+            Measurement(
+                group: group, name: name, threads: n, value: bytes / t / 1e9, unit: "GB/s",
+                medianMs: t * 1e3,
+                note: String(format: "%.3f ns/element per thread", t * 1e9 * Double(n) / Double(total * elementsPerItem))))
     }
 }
 
@@ -88,7 +94,8 @@ func runElementwiseBench(reps: Int, reporter: inout Reporter) {
     measureBoth(group, "gelu tanh forward [4096x1536]", total: n, bytes: 8.0 * Double(n), reps: reps, reporter: &reporter) { r in
         flb_gelu_tanh_forward(x + r.lowerBound, y.p + r.lowerBound, r.count)
     }
-    measureBoth(group, "gelu tanh backward [4096x1536]", total: n, bytes: 12.0 * Double(n), reps: reps, reporter: &reporter) { r in
+    measureBoth(group, "gelu tanh backward [4096x1536]", total: n, bytes: 12.0 * Double(n), reps: reps, reporter: &reporter) {
+        r in
         flb_gelu_tanh_backward(x + r.lowerBound, dy + r.lowerBound, y.p + r.lowerBound, r.count)
     }
     measureBoth(group, "dropout mask p=0.9 [4096x1536]", total: n, bytes: 4.0 * Double(n), reps: reps, reporter: &reporter) { r in
@@ -103,19 +110,27 @@ func runElementwiseBench(reps: Int, reporter: inout Reporter) {
     for i in 0..<(attnBatch * sCols) { mask[i] = (i % sCols) < 100 ? 0 : -1e30 }  // last 28 keys padded
     defer { [scores, dprobs, mask].forEach { $0.deallocate() }; probs.p.deallocate(); dscores.p.deallocate() }
     let sBytes = Double(sRows * sCols) * 4
-    measureBoth(group, "softmax forward, masked [49152x128]", total: sRows, elementsPerItem: sCols, bytes: 2 * sBytes, reps: reps, reporter: &reporter) { r in
+    measureBoth(
+        group, "softmax forward, masked [49152x128]", total: sRows, elementsPerItem: sCols, bytes: 2 * sBytes, reps: reps,
+        reporter: &reporter
+    ) { r in
         // A chunk may start inside a mask block: call per mask block so row / rows_per_mask stays aligned.
         var row = r.lowerBound
         while row < r.upperBound {
             let end = min(r.upperBound, (row / rowsPerMask + 1) * rowsPerMask)
-            flb_softmax_forward(scores + row * sCols, probs.p + row * sCols, end - row, sCols, 0.176_776_7,
-                                mask + (row / rowsPerMask) * sCols, rowsPerMask)
+            flb_softmax_forward(
+                scores + row * sCols, probs.p + row * sCols, end - row, sCols, 0.176_776_7,
+                mask + (row / rowsPerMask) * sCols, rowsPerMask)
             row = end
         }
     }
-    measureBoth(group, "softmax backward [49152x128]", total: sRows, elementsPerItem: sCols, bytes: 3 * sBytes, reps: reps, reporter: &reporter) { r in
-        flb_softmax_backward(probs.p + r.lowerBound * sCols, dprobs + r.lowerBound * sCols, dscores.p + r.lowerBound * sCols,
-                             r.count, sCols, 0.176_776_7)
+    measureBoth(
+        group, "softmax backward [49152x128]", total: sRows, elementsPerItem: sCols, bytes: 3 * sBytes, reps: reps,
+        reporter: &reporter
+    ) { r in
+        flb_softmax_backward(
+            probs.p + r.lowerBound * sCols, dprobs + r.lowerBound * sCols, dscores.p + r.lowerBound * sCols,
+            r.count, sCols, 0.176_776_7)
     }
 
     // LayerNorm over hidden states [4096, 384].
@@ -126,17 +141,24 @@ func runElementwiseBench(reps: Int, reporter: inout Reporter) {
     let ldy = makeBuffer(lRows * lCols, seed: 47), ldx = Ptr(makeBuffer(lRows * lCols, seed: 48))
     defer { [lx, gamma, beta, ldy].forEach { $0.deallocate() }; [ly, mean, rstd, ldx].forEach { $0.p.deallocate() } }
     let lBytes = Double(lRows * lCols) * 4
-    measureBoth(group, "layernorm forward [4096x384]", total: lRows, elementsPerItem: lCols, bytes: 2 * lBytes, reps: reps, reporter: &reporter) { r in
+    measureBoth(
+        group, "layernorm forward [4096x384]", total: lRows, elementsPerItem: lCols, bytes: 2 * lBytes, reps: reps,
+        reporter: &reporter
+    ) { r in
         let o = r.lowerBound * lCols
         flb_layernorm_forward(lx + o, gamma, beta, ly.p + o, mean.p + r.lowerBound, rstd.p + r.lowerBound, r.count, lCols, 1e-12)
     }
-    measureBoth(group, "layernorm backward [4096x384]", total: lRows, elementsPerItem: lCols, bytes: 3 * lBytes, reps: reps, reporter: &reporter) { r in
+    measureBoth(
+        group, "layernorm backward [4096x384]", total: lRows, elementsPerItem: lCols, bytes: 3 * lBytes, reps: reps,
+        reporter: &reporter
+    ) { r in
         // Each chunk accumulates its own dgamma / dbeta (the engine reduces per-thread partials).
         var partial = [Float](repeating: 0, count: 2 * lCols)
         partial.withUnsafeMutableBufferPointer { buf in
             let o = r.lowerBound * lCols
-            flb_layernorm_backward(lx + o, gamma, mean.p + r.lowerBound, rstd.p + r.lowerBound, ldy + o, ldx.p + o,
-                                   buf.baseAddress!, buf.baseAddress! + lCols, r.count, lCols)
+            flb_layernorm_backward(
+                lx + o, gamma, mean.p + r.lowerBound, rstd.p + r.lowerBound, ldy + o, ldx.p + o,
+                buf.baseAddress!, buf.baseAddress! + lCols, r.count, lCols)
         }
     }
 }

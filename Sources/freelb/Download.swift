@@ -26,7 +26,8 @@ struct Download: ParsableCommand {
             """)
 
     @Argument(help: "glue | arc | commonsenseqa") var collection: Collection
-    @Option(parsing: .upToNextOption, help: "Only these tasks of the collection (e.g. --tasks rte mrpc or rte,mrpc). (default: all)")
+    @Option(
+        parsing: .upToNextOption, help: "Only these tasks of the collection (e.g. --tasks rte mrpc or rte,mrpc). (default: all)")
     var tasks: [String] = []
     @Option(help: "Where to store the files (the --data-dir of the other commands). (default: FREELB_DATA_DIR, else ./data)")
     var dataDir: String?
@@ -37,7 +38,8 @@ struct Download: ParsableCommand {
         let names = requested.isEmpty ? collection.taskNames : requested
         return try names.map { name in
             guard collection.taskNames.contains(name) else {
-                throw ValidationError("--tasks \(name): not a task of \(collection.rawValue) (\(collection.taskNames.joined(separator: ", ")))")
+                throw ValidationError(
+                    "--tasks \(name): not a task of \(collection.rawValue) (\(collection.taskNames.joined(separator: ", ")))")
             }
             return try TaskRegistry.task(named: name)
         }
@@ -51,8 +53,9 @@ struct Download: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment["FREELB_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         let folder = URL(fileURLWithPath: dataDir ?? environment ?? "data", isDirectory: true)
-        let downloader = DatasetDownloader(cacheDir: folder, timeout: timeout,
-                                           log: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
+        let downloader = DatasetDownloader(
+            cacheDir: folder, timeout: timeout,
+            log: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
         do {
             for task in try selectedTasks() { try downloader.download(task: task) }
         } catch { fail(error) }

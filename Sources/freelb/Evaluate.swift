@@ -14,7 +14,8 @@ struct ModelAndData: ParsableArguments {
     @Option(help: "Maximum tokens per sequence. Allowed: \(allowed("max-seq-length")).") var maxSeqLength: Int = 128
     @Option(help: "Examples per batch. Allowed: \(allowed("eval-batch-size")).") var batchSize: Int = 64
     @Option(help: "Use only the first N examples. Allowed: \(allowed("eval-limit")).") var limit: Int?
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
+        Int?
 
     func validate() throws {
         try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
@@ -32,11 +33,13 @@ struct ModelAndData: ParsableArguments {
     func load(split: Split) throws -> (TransformerClassifier, TaskSplit) {
         configureThreads(threads)
         let spec = try TaskRegistry.task(named: task)
-        let (model, directory) = try TransformerClassifier.load(modelLocation, kind: spec.type.modelKind,
-                                                                numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
+        let (model, directory) = try TransformerClassifier.load(
+            modelLocation, kind: spec.type.modelKind,
+            numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
         let tokenizer = try loadTokenizer(directory: directory)
-        let data = try TaskSplit(task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
-                                 maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
+        let data = try TaskSplit(
+            task: spec, split: split, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
+            maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
         for batch in data.orderedBatches { try model.validate(batch.input) }
         return (model, data)
     }
@@ -60,10 +63,14 @@ struct Evaluate: ParsableCommand {
         do {
             let split = split ?? .dev
             let (model, data) = try options.load(split: split)
-            if model.headIsNew { FileHandle.standardError.write(Data("warning: \(untrainedHeadMessage(model, options.modelLocation))\n".utf8)) }
+            if model.headIsNew {
+                FileHandle.standardError.write(Data("warning: \(untrainedHeadMessage(model, options.modelLocation))\n".utf8))
+            }
             let (logits, loss) = FreeLB.evaluate(model, batches: data.orderedBatches)
-            var report: [String: Any] = ["task": data.task.name, "split": split.rawValue, "examples": data.count,
-                                         "loss": Double(loss), "main_metric": data.task.mainMetric]
+            var report: [String: Any] = [
+                "task": data.task.name, "split": split.rawValue, "examples": data.count,
+                "loss": Double(loss), "main_metric": data.task.mainMetric
+            ]
             for (k, v) in try data.metrics(logits) { report[k] = v }
             let json = try JSONSerialization.data(withJSONObject: jsonSafe(report), options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: json, as: UTF8.self))
@@ -73,7 +80,9 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write submission files: GLUE (index, prediction as a label name; STS-B clipped to [0, 5]); ARC and CommonsenseQA (question id, answer label; the leaderboards' CSV).")
+        abstract:
+            "Write submission files: GLUE (index, prediction as a label name; STS-B clipped to [0, 5]); ARC and CommonsenseQA (question id, answer label; the leaderboards' CSV)."
+    )
 
     @OptionGroup var options: ModelAndData
     @Option(help: "The split to predict. (default: test)") var split: Split?
@@ -86,7 +95,8 @@ struct Predict: ParsableCommand {
             let split = split ?? .test
             let (model, data) = try options.load(split: split)
             if model.headIsNew && !allowUntrainedHead {
-                throw RunError(untrainedHeadMessage(model, options.modelLocation) + "; --allow-untrained-head writes the file anyway")
+                throw RunError(
+                    untrainedHeadMessage(model, options.modelLocation) + "; --allow-untrained-head writes the file anyway")
             }
             let (logits, _) = FreeLB.evaluate(model, batches: data.orderedBatches)
             let (classes, scores) = data.predictions(logits)
@@ -94,12 +104,15 @@ struct Predict: ParsableCommand {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let file: URL
             if data.task.isMultipleChoice, let choiceLabels = data.choiceLabels {
-                file = try SubmissionWriter.writeMultipleChoice(task: data.task, split: split, ids: data.ids, choiceLabels: choiceLabels,
-                                                                predictions: classes ?? [], to: folder)
+                file = try SubmissionWriter.writeMultipleChoice(
+                    task: data.task, split: split, ids: data.ids, choiceLabels: choiceLabels,
+                    predictions: classes ?? [], to: folder)
             } else if let scores {
-                file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, scores: scores.map(Double.init), to: folder)
+                file = try SubmissionWriter.write(
+                    task: data.task, split: split, ids: data.ids, scores: scores.map(Double.init), to: folder)
             } else {
-                file = try SubmissionWriter.write(task: data.task, split: split, ids: data.ids, predictions: classes ?? [], to: folder)
+                file = try SubmissionWriter.write(
+                    task: data.task, split: split, ids: data.ids, predictions: classes ?? [], to: folder)
             }
             print(file.path)
         } catch { fail(error) }

@@ -17,7 +17,8 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated methods, e.g. vanilla,pgd,freeat,freelb,freelb-noreuse.") var methods: String
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
+        Int?
     @Flag(help: "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say).")
     var reportOnly = false
 
@@ -30,15 +31,20 @@ struct Experiment: ParsableCommand {
             let taskList = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let methodList = methods.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let seedList = try seeds.split(separator: ",").map { text -> UInt64 in
-                guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else { throw RunError("--seeds: '\(text)' is not a seed") }
+                guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw RunError("--seeds: '\(text)' is not a seed")
+                }
                 return v
             }
             // Every name and setting is checked before the first folder is created.
             for task in taskList { _ = try TaskRegistry.task(named: task) }
             for method in methodList where method != "freelb-noreuse" && MethodName(rawValue: method) == nil {
-                throw RunError("--methods: unknown method '\(method)' (vanilla, freelb, pgd, freeat, yopo, random, freelb-noreuse)")
+                throw RunError(
+                    "--methods: unknown method '\(method)' (vanilla, freelb, pgd, freeat, yopo, random, freelb-noreuse)")
             }
-            if taskList.isEmpty || methodList.isEmpty || seedList.isEmpty { throw RunError("--tasks, --methods and --seeds need at least one value each") }
+            if taskList.isEmpty || methodList.isEmpty || seedList.isEmpty {
+                throw RunError("--tasks, --methods and --seeds need at least one value each")
+            }
             var probe = try flags.resolve()
             probe.task = taskList[0]
             probe.outputDir = root
@@ -56,22 +62,28 @@ struct Experiment: ParsableCommand {
                             config.method = .freelb
                             config.reuseDropoutMask = false
                         default:
-                            guard let name = MethodName(rawValue: method) else { throw RunError("--methods: unknown method '\(method)'") }
+                            guard let name = MethodName(rawValue: method) else {
+                                throw RunError("--methods: unknown method '\(method)'")
+                            }
                             config.method = name
                         }
-                        config.outputDir = URL(fileURLWithPath: root).appendingPathComponent("\(task)/\(method)/seed-\(seed)").path
+                        config.outputDir =
+                            URL(fileURLWithPath: root).appendingPathComponent("\(task)/\(method)/seed-\(seed)").path
                         let summaryFile = URL(fileURLWithPath: config.outputDir).appendingPathComponent("summary.json")
                         let summary: RunSummary
                         if FileManager.default.fileExists(atPath: summaryFile.path) {
                             let done: RunSummary
                             do { done = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryFile)) } catch {
-                                throw RunError("\(summaryFile.path): a finished cell's summary cannot be read (\(error.localizedDescription)); "
-                                               + "remove it to train the cell again")
+                                throw RunError(
+                                    "\(summaryFile.path): a finished cell's summary cannot be read (\(error.localizedDescription)); "
+                                        + "remove it to train the cell again")
                             }
                             // A finished cell only counts when it was trained with these settings.
-                            let stored = try? String(contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"),
-                                                     encoding: .utf8)
-                            try FineTuningRun.checkResumable(stored: stored, current: config, folder: summaryFile.deletingLastPathComponent())
+                            let stored = try? String(
+                                contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"),
+                                encoding: .utf8)
+                            try FineTuningRun.checkResumable(
+                                stored: stored, current: config, folder: summaryFile.deletingLastPathComponent())
                             summary = done
                             emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": true])
                         } else if reportOnly {
@@ -81,8 +93,10 @@ struct Experiment: ParsableCommand {
                             emit(["event": "cell_start", "task": task, "method": method, "seed": seed])
                             summary = try FineTuningRun(config).run(shouldStop: { Interrupt.requested })
                             if summary.interrupted { throw ExitCode(130) }
-                            emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": false,
-                                  "score": summary.bestMetric ?? .nan, "wall_seconds": summary.wallSeconds])
+                            emit([
+                                "event": "cell_done", "task": task, "method": method, "seed": seed, "cached": false,
+                                "score": summary.bestMetric ?? .nan, "wall_seconds": summary.wallSeconds
+                            ])
                         }
                         cells.append(ExperimentCell(task: task, method: method, seed: seed, summary: summary))
                     }

@@ -14,7 +14,8 @@ struct Robustness: ParsableCommand {
             then reports per model the median, mean and std of (max loss − clean loss) at those radii.
             """)
 
-    @Option(parsing: .upToNextOption, help: "Models as NAME=PATH (a run folder uses its best/), e.g. vanilla=runs/v freelb=runs/f.")
+    @Option(
+        parsing: .upToNextOption, help: "Models as NAME=PATH (a run folder uses its best/), e.g. vanilla=runs/v freelb=runs/f.")
     var models: [String]
     @Option(help: "The NAME of the anchor model.") var anchor: String
     @Option(help: "Task name.") var task: String
@@ -28,14 +29,21 @@ struct Robustness: ParsableCommand {
     @Option(help: "Examples attacked together.") var batchSize: Int = 32
     @Option(help: "Seed of δ's random start.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here.") var output: String?
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
+        Int?
 
     func validate() throws {
         try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
         if let limit { try checkFlag("limit", limit, limit >= 1, allowedKey: "eval-limit") }
-        if !(radius.isFinite && radius >= 1e-2 && radius <= 1e6) { throw ValidationError("--radius \(radius): must be a number in [0.01, 1e6]") }
-        if !(1...1_000_000).contains(maxSteps) { throw ValidationError("--max-steps \(maxSteps): must be an integer in 1...1000000") }
-        if let stepSize, !(stepSize.isFinite && stepSize > 0) { throw ValidationError("--step-size \(stepSize): must be a finite number > 0") }
+        if !(radius.isFinite && radius >= 1e-2 && radius <= 1e6) {
+            throw ValidationError("--radius \(radius): must be a number in [0.01, 1e6]")
+        }
+        if !(1...1_000_000).contains(maxSteps) {
+            throw ValidationError("--max-steps \(maxSteps): must be an integer in 1...1000000")
+        }
+        if let stepSize, !(stepSize.isFinite && stepSize > 0) {
+            throw ValidationError("--step-size \(stepSize): must be a finite number > 0")
+        }
         try checkFlag("batch-size", batchSize, (1...65536).contains(batchSize))
         try validateThreads(threads)
     }
@@ -51,9 +59,11 @@ struct Robustness: ParsableCommand {
                 let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, !parts[0].isEmpty else { throw RunError("--models: '\(entry)' is not NAME=PATH") }
                 let best = URL(fileURLWithPath: parts[1]).appendingPathComponent("best")
-                let path = FileManager.default.fileExists(atPath: best.appendingPathComponent("config.json").path) ? best.path : parts[1]
-                let (model, folder) = try TransformerClassifier.load(path, kind: spec.type.modelKind,
-                                                                     numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
+                let path =
+                    FileManager.default.fileExists(atPath: best.appendingPathComponent("config.json").path) ? best.path : parts[1]
+                let (model, folder) = try TransformerClassifier.load(
+                    path, kind: spec.type.modelKind,
+                    numLabels: spec.isMultipleChoice ? nil : spec.numLabels)
                 if model.headIsNew { throw RunError(untrainedHeadMessage(model, path)) }
                 model.eval()
                 loaded.append((parts[0], model))
@@ -61,8 +71,9 @@ struct Robustness: ParsableCommand {
             }
             guard let tokenizerFolder else { throw RunError("--models: give at least one NAME=PATH") }
             let tokenizer = try loadTokenizer(directory: tokenizerFolder)
-            let data = try TaskSplit(task: spec, split: split ?? .dev, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
-                                     maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
+            let data = try TaskSplit(
+                task: spec, split: split ?? .dev, dataDir: URL(fileURLWithPath: dataDir ?? "data"), tokenizer: tokenizer,
+                maxLength: maxSeqLength, batchSize: batchSize, shuffle: false, seed: 0, limit: limit)
             for batch in data.orderedBatches {
                 for (_, model) in loaded { try model.validate(batch.input) }
             }
@@ -71,8 +82,10 @@ struct Robustness: ParsableCommand {
             settings.stepSize = stepSize ?? 5e-3
             settings.batchSize = batchSize
             settings.seed = seed
-            let report = try RobustnessAnalysis.compare(models: loaded, anchor: anchor, batches: data.orderedBatches,
-                                                        searchRadius: radius, settings: settings) { event in
+            let report = try RobustnessAnalysis.compare(
+                models: loaded, anchor: anchor, batches: data.orderedBatches,
+                searchRadius: radius, settings: settings
+            ) { event in
                 var event = event
                 event["elapsed_seconds"] = (Date().timeIntervalSince(started) * 10).rounded() / 10
                 writeJSONLine(event, to: .standardError)

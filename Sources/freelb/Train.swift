@@ -14,7 +14,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: setting("output-dir")) var outputDir: String?
     @Option(help: "JSON file of settings keyed by these flag names (e.g. {\"learning-rate\": 2e-5}); flags override it.")
     var config: String?
-    @Option(help: "Published FreeLB hyper-parameters for a GLUE task (docs/method.md §12): sets α, ε, μ, K (passes), lr, batch size.")
+    @Option(
+        help: "Published FreeLB hyper-parameters for a GLUE task (docs/method.md §12): sets α, ε, μ, K (passes), lr, batch size.")
     var preset: String?
 
     @Option(help: setting("max-seq-length")) var maxSeqLength: Int?
@@ -70,7 +71,8 @@ struct TrainingFlags: ParsableArguments {
         if noReuseDropoutMask { values["reuse-dropout-mask"] = false }
         for child in Mirror(reflecting: self).children {
             guard let label = child.label, let parsed = child.value as? ParsedSetting, let value = parsed.settingValue,
-                  let key = RunConfiguration.keysByPropertyName[String(label.dropFirst())] else { continue }   // "_name"
+                let key = RunConfiguration.keysByPropertyName[String(label.dropFirst())]
+            else { continue }  // "_name"
             values[key] = value
         }
         return values
@@ -90,13 +92,13 @@ extension Option: ParsedSetting {
         } else {
             value = wrappedValue
         }
-        if let named = value as? any RawRepresentable { return named.rawValue }   // enums: their JSON spelling
+        if let named = value as? any RawRepresentable { return named.rawValue }  // enums: their JSON spelling
         return value
     }
 }
 
 extension Flag: ParsedSetting where Value == Bool {
-    var settingValue: Any? { wrappedValue ? true : nil }   // a flag only turns its setting on
+    var settingValue: Any? { wrappedValue ? true : nil }  // a flag only turns its setting on
 }
 
 /// `--help` text of a setting: its help, default and allowed values (`RunConfiguration.settings`).
@@ -119,7 +121,8 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads: Int?
+    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
+        Int?
     @Flag(help: "Print JSON lines even on a terminal.") var json = false
 
     func validate() throws { try validateThreads(threads) }

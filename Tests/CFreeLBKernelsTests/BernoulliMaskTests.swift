@@ -25,7 +25,9 @@ final class BernoulliMaskTests: XCTestCase {
         let n = 10_007
         let reference = mask(seed: 7, offset: 1_000, keep: 0.9, scale: 1 / 0.9, n: n)
         forEachISA { isa in
-            XCTAssertEqual(mask(seed: 7, offset: 1_000, keep: 0.9, scale: 1 / 0.9, n: n), reference, "\(isa) one-shot equals default variant")
+            XCTAssertEqual(
+                mask(seed: 7, offset: 1_000, keep: 0.9, scale: 1 / 0.9, n: n), reference, "\(isa) one-shot equals default variant"
+            )
             var chunked = [Float](repeating: .nan, count: n)
             var start = 0
             for size in [1, 7, 13, 16, 1000, 3, 4099] + [n] {

@@ -11,10 +11,14 @@ final class ElementwiseKernelTests: XCTestCase {
             for n in oddSizes {
                 let a = rng.floats(n, -3, 3), b = rng.floats(n, 0.5, 2)
                 var y = [Float](repeating: .nan, count: n)
-                let cases: [(String, (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, (Float, Float) -> Float)] = [
-                    ("add", flb_add, { $0 + $1 }), ("sub", flb_sub, { $0 - $1 }),
-                    ("mul", flb_mul, { $0 * $1 }), ("div", flb_div, { $0 / $1 }),
-                ]
+                let cases:
+                    [(
+                        String, (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                        (Float, Float) -> Float
+                    )] = [
+                        ("add", flb_add, { $0 + $1 }), ("sub", flb_sub, { $0 - $1 }),
+                        ("mul", flb_mul, { $0 * $1 }), ("div", flb_div, { $0 / $1 })
+                    ]
                 for (name, kernel, op) in cases {
                     kernel(a, b, &y, n)
                     XCTAssertEqual(y, zip(a, b).map(op), "\(isa) \(name) n=\(n)")
@@ -41,13 +45,17 @@ final class ElementwiseKernelTests: XCTestCase {
                 flb_axpy(0.7, a, &y, n)
                 for i in 0..<n {
                     let term = Double(Float(0.7)) * Double(a[i])
-                    XCTAssertLessThanOrEqual(abs(Double(y[i]) - (term + Double(y0[i]))), 1.2e-7 * (abs(term) + abs(Double(y0[i]))), "\(isa) axpy n=\(n) i=\(i)")
+                    XCTAssertLessThanOrEqual(
+                        abs(Double(y[i]) - (term + Double(y0[i]))), 1.2e-7 * (abs(term) + abs(Double(y0[i]))),
+                        "\(isa) axpy n=\(n) i=\(i)")
                 }
                 y = y0
                 flb_mul_accumulate(a, b, &y, n)
                 for i in 0..<n {
                     let term = Double(a[i]) * Double(b[i])
-                    XCTAssertLessThanOrEqual(abs(Double(y[i]) - (term + Double(y0[i]))), 1.2e-7 * (abs(term) + abs(Double(y0[i]))), "\(isa) mul_accumulate n=\(n) i=\(i)")
+                    XCTAssertLessThanOrEqual(
+                        abs(Double(y[i]) - (term + Double(y0[i]))), 1.2e-7 * (abs(term) + abs(Double(y0[i]))),
+                        "\(isa) mul_accumulate n=\(n) i=\(i)")
                 }
             }
         }
@@ -84,7 +92,8 @@ final class ElementwiseKernelTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: n), dx = y
                 flb_gelu_erf_forward(x, &y, n)
                 let fwd = maxScaledError(y, x.map { geluErf(Double($0)) }, floor: 1)
-                XCTAssertLessThanOrEqual(fwd.error, 2e-7, "\(isa) gelu_erf forward n=\(n) worst at x=\(fwd.index >= 0 ? x[fwd.index] : 0)")
+                XCTAssertLessThanOrEqual(
+                    fwd.error, 2e-7, "\(isa) gelu_erf forward n=\(n) worst at x=\(fwd.index >= 0 ? x[fwd.index] : 0)")
                 var rng = TestRNG(seed: UInt64(n))
                 let dy = rng.floats(n)
                 flb_gelu_erf_backward(x, dy, &dx, n)
@@ -126,11 +135,14 @@ final class ElementwiseKernelTests: XCTestCase {
                 let n = x.count
                 var y = [Float](repeating: .nan, count: n), dx = y
                 flb_gelu_tanh_forward(x, &y, n)
-                XCTAssertLessThanOrEqual(maxScaledError(y, x.map { geluTanh(Double($0)) }, floor: 1).error, 2e-7, "\(isa) gelu_tanh forward n=\(n)")
+                XCTAssertLessThanOrEqual(
+                    maxScaledError(y, x.map { geluTanh(Double($0)) }, floor: 1).error, 2e-7, "\(isa) gelu_tanh forward n=\(n)")
                 var rng = TestRNG(seed: UInt64(n) + 7)
                 let dy = rng.floats(n)
                 flb_gelu_tanh_backward(x, dy, &dx, n)
-                let want = (0..<n).map { abs(x[$0]) > 1e18 ? Double(dy[$0]) * (x[$0] > 0 ? 1 : 0) : Double(dy[$0]) * geluTanhGrad(Double(x[$0])) }
+                let want = (0..<n).map {
+                    abs(x[$0]) > 1e18 ? Double(dy[$0]) * (x[$0] > 0 ? 1 : 0) : Double(dy[$0]) * geluTanhGrad(Double(x[$0]))
+                }
                 XCTAssertLessThanOrEqual(maxScaledError(dx, want, floor: 1).error, 2.5e-7, "\(isa) gelu_tanh backward n=\(n)")
             }
         }
@@ -144,11 +156,13 @@ final class ElementwiseKernelTests: XCTestCase {
                 let n = x.count
                 var y = [Float](repeating: .nan, count: n), dx = y
                 flb_tanh_forward(x, &y, n)
-                XCTAssertLessThanOrEqual(maxScaledError(y, x.map { tanh(Double($0)) }, floor: 1e-38).error, 2e-7, "\(isa) tanh n=\(n)")
+                XCTAssertLessThanOrEqual(
+                    maxScaledError(y, x.map { tanh(Double($0)) }, floor: 1e-38).error, 2e-7, "\(isa) tanh n=\(n)")
                 let dy = [Float](repeating: 0.75, count: n)
                 flb_tanh_backward(y, dy, &dx, n)
                 for i in 0..<n {
-                    XCTAssertEqual(Double(dx[i]), 0.75 * (1 - Double(y[i]) * Double(y[i])), accuracy: 4e-7, "\(isa) tanh backward")
+                    XCTAssertEqual(
+                        Double(dx[i]), 0.75 * (1 - Double(y[i]) * Double(y[i])), accuracy: 4e-7, "\(isa) tanh backward")
                 }
             }
         }

@@ -32,7 +32,7 @@ final class NonFiniteKernelTests: XCTestCase {
         forEachISA { isa in
             for cols in [5, 16, 40] {
                 var x = (0..<(2 * cols)).map { Float($0 % 5) }
-                x[cols + cols / 2] = .nan                               // row 1 only
+                x[cols + cols / 2] = .nan  // row 1 only
                 var y = [Float](repeating: 0, count: 2 * cols)
                 flb_log_softmax_forward(x, &y, 2, cols)
                 XCTAssertTrue(y[..<cols].allSatisfy(\.isFinite), "\(isa) cols=\(cols): the clean row changed")
@@ -46,7 +46,7 @@ final class NonFiniteKernelTests: XCTestCase {
     func testCountNonFinite() {
         forEachISA { isa in
             for n in oddSizes {
-                var x = (0..<n).map { Float($0) * 1e30 }                 // large but finite, and overflowing squares
+                var x = (0..<n).map { Float($0) * 1e30 }  // large but finite, and overflowing squares
                 XCTAssertEqual(flb_count_nonfinite(x, n), 0, "\(isa) n=\(n)")
                 let marks = Set([0, n / 3, n - 1])
                 for (k, i) in marks.enumerated() { x[i] = [Float.nan, .infinity, -.infinity][k % 3] }

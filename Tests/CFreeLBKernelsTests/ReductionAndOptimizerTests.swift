@@ -16,7 +16,9 @@ final class ReductionAndOptimizerTests: XCTestCase {
                 let squares = a.reduce(0.0) { $0 + Double($1) * Double($1) }
                 XCTAssertEqual(flb_sum_squares(a, n), squares, accuracy: 2e-6 * squares, "\(isa) sum_squares n=\(n)")
                 let dotTerms = zip(a, b).map { Double($0) * Double($1) }
-                XCTAssertEqual(flb_dot(a, b, n), dotTerms.reduce(0, +), accuracy: 2e-6 * dotTerms.reduce(0) { $0 + abs($1) }, "\(isa) dot n=\(n)")
+                XCTAssertEqual(
+                    flb_dot(a, b, n), dotTerms.reduce(0, +), accuracy: 2e-6 * dotTerms.reduce(0) { $0 + abs($1) },
+                    "\(isa) dot n=\(n)")
                 XCTAssertEqual(flb_max_abs(a, n), a.map(abs).max()!, "\(isa) max_abs is exact n=\(n)")
             }
             XCTAssertEqual(flb_sum([], 0), 0, "\(isa) empty sum")

@@ -4,7 +4,8 @@ import Foundation
 import XCTest
 
 final class RowKernelTests: XCTestCase {
-    private func softmaxReference(_ x: [Float], rows: Int, cols: Int, scale: Float, mask: [Float]?, rowsPerMask: Int) -> [Double] {
+    private func softmaxReference(_ x: [Float], rows: Int, cols: Int, scale: Float, mask: [Float]?, rowsPerMask: Int) -> [Double]
+    {
         var out = [Double](repeating: 0, count: rows * cols)
         for r in 0..<rows {
             let v = (0..<cols).map { c in Double(scale * x[r * cols + c] + (mask?[(r / rowsPerMask) * cols + c] ?? 0)) }
@@ -40,8 +41,8 @@ final class RowKernelTests: XCTestCase {
                     let rowsPerMask = 2
                     let maskRows = rows / rowsPerMask
                     var mask = [Float](repeating: 0, count: maskRows * cols)
-                    for c in 0..<cols where c % 3 == 1 { mask[c] = maskValue }                // mask row 0: some keys
-                    for c in 0..<cols { mask[cols + c] = maskValue }                          // mask row 1: all keys
+                    for c in 0..<cols where c % 3 == 1 { mask[c] = maskValue }  // mask row 0: some keys
+                    for c in 0..<cols { mask[cols + c] = maskValue }  // mask row 1: all keys
                     let x = rng.floats(rows * cols, -30, 30)
                     var y = [Float](repeating: .nan, count: rows * cols)
                     flb_softmax_forward(x, &y, rows, cols, 1, mask, rowsPerMask)
@@ -53,7 +54,9 @@ final class RowKernelTests: XCTestCase {
                             for c in 0..<cols where c % 3 == 1 { XCTAssertEqual(row[c], 0, "\(isa) masked key is exactly 0") }
                             XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5, "\(isa) row sums to 1")
                         case 1:
-                            for c in 0..<cols { XCTAssertEqual(row[c], 1 / Float(cols), accuracy: 1e-7, "\(isa) fully masked row is uniform") }
+                            for c in 0..<cols {
+                                XCTAssertEqual(row[c], 1 / Float(cols), accuracy: 1e-7, "\(isa) fully masked row is uniform")
+                            }
                         default:
                             XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5, "\(isa) unmasked row sums to 1")
                         }
@@ -78,7 +81,8 @@ final class RowKernelTests: XCTestCase {
                     let dot = (0..<cols).reduce(0.0) { $0 + Double(dy[r * cols + $1]) * Double(y[r * cols + $1]) }
                     for c in 0..<cols { let i = r * cols + c; want[i] = 0.5 * Double(y[i]) * (Double(dy[i]) - dot) }
                 }
-                XCTAssertLessThanOrEqual(maxScaledError(dx, want, floor: 1).error, 1e-6, "\(isa) softmax backward \(rows)x\(cols)")
+                XCTAssertLessThanOrEqual(
+                    maxScaledError(dx, want, floor: 1).error, 1e-6, "\(isa) softmax backward \(rows)x\(cols)")
             }
         }
     }
@@ -107,7 +111,8 @@ final class RowKernelTests: XCTestCase {
                     let s = (0..<cols).reduce(0.0) { $0 + Double(dy[r * cols + $1]) }
                     for c in 0..<cols { let i = r * cols + c; wantDx[i] = Double(dy[i]) - exp(Double(y[i])) * s }
                 }
-                XCTAssertLessThanOrEqual(maxScaledError(dx, wantDx, floor: 1).error, 1e-6, "\(isa) log_softmax backward \(rows)x\(cols)")
+                XCTAssertLessThanOrEqual(
+                    maxScaledError(dx, wantDx, floor: 1).error, 1e-6, "\(isa) log_softmax backward \(rows)x\(cols)")
             }
         }
     }
@@ -169,7 +174,8 @@ final class RowKernelTests: XCTestCase {
                 }
                 for (name, got, want) in [("dx", dx, wantDx), ("dgamma", dgamma, wantDg), ("dbeta", dbeta, wantDb)] {
                     let peak = max(1, want.map(abs).max()!)
-                    XCTAssertLessThanOrEqual(maxScaledError(got, want, floor: peak).error, 2e-6, "\(isa) layernorm backward \(name) \(rows)x\(cols)")
+                    XCTAssertLessThanOrEqual(
+                        maxScaledError(got, want, floor: peak).error, 2e-6, "\(isa) layernorm backward \(name) \(rows)x\(cols)")
                 }
             }
         }

@@ -19,18 +19,30 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
     static let rows: [(String, String, String)] = [
         ("No Weapons of Mass Destruction Found in Iraq Yet.", "Weapons of Mass Destruction Found in Iraq.", "not_entailment"),
         ("Oil prices fall back as Yukos oil threat lifted", "Oil prices rise.", "not_entailment"),
-        ("Lin Piao, after all, was the creator of Mao's \"Little Red Book\" of quotations.",
-         "Lin Piao wrote the \"Little Red Book\".", "entailment"),
-        ("Cyprus, divided or not, joins the EU on the 1st of May.", "Cyprus was divided into two parts on May 1.",
-         "not_entailment"),
-        ("Edward VIII became King in January of 1936 and abdicated in December.",
-         "King Edward VIII abdicated in December 1936.", "entailment"),
-        ("Officials said the Finnish suspect was among the dead but did not provide a motive for the attack.",
-         "Officials said that the suspect, a Finnish citizen, was among the dead.", "entailment"),
-        ("Valero Energy Corp., on Monday, said it found \"extensive\" additional damage at its refinery.",
-         "Valero Energy Corp. produces 250,000 barrels per day.", "entailment"),
-        ("Gastrointestinal bleeding can happen as an adverse effect of drugs such as aspirin.",
-         "Aspirin prevents gastrointestinal bleeding.", "not_entailment"),
+        (
+            "Lin Piao, after all, was the creator of Mao's \"Little Red Book\" of quotations.",
+            "Lin Piao wrote the \"Little Red Book\".", "entailment"
+        ),
+        (
+            "Cyprus, divided or not, joins the EU on the 1st of May.", "Cyprus was divided into two parts on May 1.",
+            "not_entailment"
+        ),
+        (
+            "Edward VIII became King in January of 1936 and abdicated in December.",
+            "King Edward VIII abdicated in December 1936.", "entailment"
+        ),
+        (
+            "Officials said the Finnish suspect was among the dead but did not provide a motive for the attack.",
+            "Officials said that the suspect, a Finnish citizen, was among the dead.", "entailment"
+        ),
+        (
+            "Valero Energy Corp., on Monday, said it found \"extensive\" additional damage at its refinery.",
+            "Valero Energy Corp. produces 250,000 barrels per day.", "entailment"
+        ),
+        (
+            "Gastrointestinal bleeding can happen as an adverse effect of drugs such as aspirin.",
+            "Aspirin prevents gastrointestinal bleeding.", "not_entailment"
+        )
     ]
 
     static let maxLength = 64
@@ -47,8 +59,9 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
     private func writeModel(to folder: URL, fixture: URL, tokenizer: URL) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: folder, withIntermediateDirectories: true)
-        var config = try XCTUnwrap(try JSONSerialization.jsonObject(
-            with: Data(contentsOf: fixture.appendingPathComponent("config.json"))) as? [String: Any])
+        var config = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: fixture.appendingPathComponent("config.json"))) as? [String: Any])
         config["num_labels"] = 2
         config["id2label"] = ["0": "LABEL_0", "1": "LABEL_1"]
         config["label2id"] = ["LABEL_0": 0, "LABEL_1": 1]
@@ -68,7 +81,8 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
     private func writeRTE(to dataDir: URL) throws {
         let folder = dataDir.appendingPathComponent("RTE")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let labelled = "index\tsentence1\tsentence2\tlabel\n"
+        let labelled =
+            "index\tsentence1\tsentence2\tlabel\n"
             + Self.rows.enumerated().map { "\($0)\t\($1.0)\t\($1.1)\t\($1.2)\n" }.joined()
         try Data(labelled.utf8).write(to: folder.appendingPathComponent("train.tsv"))
         try Data(labelled.utf8).write(to: folder.appendingPathComponent("dev.tsv"))
@@ -98,10 +112,13 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
         let config = try ModelConfiguration(contentsOf: model.appendingPathComponent("config.json"))
         XCTAssertEqual(tokenizer.vocabularySize, config.vocabSize, "tokenizer and model vocabularies must match")
 
-        let result = try CLI.run(["train", "--model", model.path, "--task", "rte", "--data-dir", data.path,
-                                  "--output-dir", run.path, "--method", "freelb",  // FreeLB's default K and radii
-                                  "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "\(Self.maxLength)",
-                                  "--learning-rate", "1e-3", "--threads", "1"], timeout: 300)
+        let result = try CLI.run(
+            [
+                "train", "--model", model.path, "--task", "rte", "--data-dir", data.path,
+                "--output-dir", run.path, "--method", "freelb",  // FreeLB's default K and radii
+                "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "\(Self.maxLength)",
+                "--learning-rate", "1e-3", "--threads", "1"
+            ], timeout: 300)
         XCTAssertEqual(result.status, 0, "stderr: \(result.stderr.suffix(2000))")
         XCTAssertFalse(result.signalled)
 
@@ -109,8 +126,9 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
         for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: final.appendingPathComponent(name).path), name)
         }
-        XCTAssertEqual(try Data(contentsOf: final.appendingPathComponent("tokenizer.json")),
-                       try Data(contentsOf: tokenizerFolder.appendingPathComponent("tokenizer.json")))
+        XCTAssertEqual(
+            try Data(contentsOf: final.appendingPathComponent("tokenizer.json")),
+            try Data(contentsOf: tokenizerFolder.appendingPathComponent("tokenizer.json")))
 
         // The saved folder reads back: same ids as the input tokenizer, finite logits of shape [rows, 2].
         let saved = try loadTokenizer(directory: final)
@@ -119,8 +137,9 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
         XCTAssertTrue(encodings.allSatisfy { $0.ids.allSatisfy { $0 >= 0 && Int($0) < config.vocabSize } })
         let (trained, _) = try TransformerClassifier.load(final.path, kind: .classification)
         let length = encodings[0].count
-        let input = EncoderInput(inputIds: encodings.flatMap(\.ids), tokenTypeIds: encodings.flatMap(\.typeIds),
-                                 attentionMask: encodings.flatMap(\.attentionMask), shape: [encodings.count, length])
+        let input = EncoderInput(
+            inputIds: encodings.flatMap(\.ids), tokenTypeIds: encodings.flatMap(\.typeIds),
+            attentionMask: encodings.flatMap(\.attentionMask), shape: [encodings.count, length])
         let logits = trained(input).logits
         XCTAssertEqual(logits.shape, [Self.rows.count, 2])
         XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite))
@@ -130,7 +149,7 @@ final class AlbertUnigramEndToEndTests: XCTestCase {
                 "texts": Self.rows.map(\.0), "text_pairs": Self.rows.map(\.1), "max_length": Self.maxLength,
                 "input_ids": encodings.map(\.ids), "token_type_ids": encodings.map(\.typeIds),
                 "attention_mask": encodings.map(\.attentionMask),
-                "logits": (0..<Self.rows.count).map { Array(logits.scalars[(2 * $0)..<(2 * $0 + 2)]) },
+                "logits": (0..<Self.rows.count).map { Array(logits.scalars[(2 * $0)..<(2 * $0 + 2)]) }
             ]
             try JSONSerialization.data(withJSONObject: reference, options: [.prettyPrinted, .sortedKeys])
                 .write(to: run.appendingPathComponent("swift_reference.json"))

@@ -5,9 +5,9 @@ import XCTest
 import FreeLBModels
 import FreeLBSafetensors
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 struct CLINotFound: Error, CustomStringConvertible {
@@ -68,7 +68,9 @@ enum CLI {
         let started = Date()
         let deadline = DispatchTime.now() + timeout
         let finished = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { process.process.waitUntilExit(); finished.signal() }
+        DispatchQueue.global().async {
+            process.process.waitUntilExit(); finished.signal()
+        }
         if finished.wait(timeout: deadline) == .timedOut {
             kill(process.process.processIdentifier, SIGKILL)
             process.process.waitUntilExit()
@@ -146,8 +148,9 @@ final class RunningCLI {
     func result(seconds: Double) -> CLIResult {
         if !reachedEnd { while nextLine() != nil {} }
         let stderr = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-        return CLIResult(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
-                         stdout: String(decoding: collected, as: UTF8.self), stderr: stderr, seconds: seconds)
+        return CLIResult(
+            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: collected, as: UTF8.self), stderr: stderr, seconds: seconds)
     }
 }
 
@@ -183,18 +186,21 @@ func temporaryDirectory(_ test: XCTestCase, _ name: String = #function) throws -
 /// on the words (SST-2: 1 iff the sentence contains "good"; RTE: entailment iff both sentences contain "good").
 enum TinyTask {
     static let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    static let words = ["good", "bad", "movie", "film", "plot", "actor", "story", "scene", "music", "the", "a", "an",
-                        "is", "was", "very", "quite", "not", "really", "long", "short", "funny", "dull", "and", "but",
-                        "with", "of", "in", "on", "it", "this", "that", "ending", "cast", "script", "dialogue", "pace",
-                        "camera", "light", "sound", "end"]
+    static let words = [
+        "good", "bad", "movie", "film", "plot", "actor", "story", "scene", "music", "the", "a", "an",
+        "is", "was", "very", "quite", "not", "really", "long", "short", "funny", "dull", "and", "but",
+        "with", "of", "in", "on", "it", "this", "that", "ending", "cast", "script", "dialogue", "pace",
+        "camera", "light", "sound", "end"
+    ]
     static var vocabulary: [String] { specials + words }
 
     /// hidden 16, 1 layer, 2 heads, intermediate 32, dropout 0.1 (so that resume must restore the dropout RNG),
     /// positions 16 (= the tests' --max-seq-length).
     static func configuration() -> ModelConfiguration {
-        ModelConfiguration(modelType: .bert, vocabSize: vocabulary.count, hiddenSize: 16, numHiddenLayers: 1,
-                           numAttentionHeads: 2, intermediateSize: 32, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
-                           maxPositionEmbeddings: 16, typeVocabSize: 2, initializerRange: 0.2, numLabels: 2)
+        ModelConfiguration(
+            modelType: .bert, vocabSize: vocabulary.count, hiddenSize: 16, numHiddenLayers: 1,
+            numAttentionHeads: 2, intermediateSize: 32, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
+            maxPositionEmbeddings: 16, typeVocabSize: 2, initializerRange: 0.2, numLabels: 2)
     }
 
     /// Writes config.json, model.safetensors, vocab.txt and tokenizer_config.json into `folder`.
@@ -224,10 +230,11 @@ enum TinyTask {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var g = SplitMix(seed: seed)
         func labelled(_ n: Int) -> String {
-            "sentence\tlabel\n" + (0..<n).map { i in
-                let good = i % 2 == 0
-                return "\(sentence(&g, good: good))\t\(good ? 1 : 0)\n"
-            }.joined()
+            "sentence\tlabel\n"
+                + (0..<n).map { i in
+                    let good = i % 2 == 0
+                    return "\(sentence(&g, good: good))\t\(good ? 1 : 0)\n"
+                }.joined()
         }
         try Data(labelled(train).utf8).write(to: folder.appendingPathComponent("train.tsv"))
         try Data(labelled(dev).utf8).write(to: folder.appendingPathComponent("dev.tsv"))
@@ -241,12 +248,13 @@ enum TinyTask {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var g = SplitMix(seed: seed)
         func rows(_ n: Int, labelled: Bool) -> String {
-            (labelled ? "index\tsentence1\tsentence2\tlabel\n" : "index\tsentence1\tsentence2\n") + (0..<n).map { i in
-                let entailed = i % 2 == 0
-                let a = sentence(&g, good: entailed || i % 4 == 1)
-                let b = sentence(&g, good: entailed)
-                return "\(i)\t\(a)\t\(b)" + (labelled ? "\t\(entailed ? "entailment" : "not_entailment")" : "") + "\n"
-            }.joined()
+            (labelled ? "index\tsentence1\tsentence2\tlabel\n" : "index\tsentence1\tsentence2\n")
+                + (0..<n).map { i in
+                    let entailed = i % 2 == 0
+                    let a = sentence(&g, good: entailed || i % 4 == 1)
+                    let b = sentence(&g, good: entailed)
+                    return "\(i)\t\(a)\t\(b)" + (labelled ? "\t\(entailed ? "entailment" : "not_entailment")" : "") + "\n"
+                }.joined()
         }
         try Data(rows(train, labelled: true).utf8).write(to: folder.appendingPathComponent("train.tsv"))
         try Data(rows(dev, labelled: true).utf8).write(to: folder.appendingPathComponent("dev.tsv"))

@@ -8,7 +8,7 @@ import FreeLBModels
 import FreeLBSafetensors
 import FreeLBNN
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class CrashSafetyTests: XCTestCase {
@@ -23,9 +23,11 @@ final class CrashSafetyTests: XCTestCase {
         let parameterNames = try SafetensorsFile(url: model.appendingPathComponent("model.safetensors")).names
         func arguments(_ output: URL) -> [String] {
             // --eval-steps 1: evaluate, maybe replace best/, and write a checkpoint after every step.
-            ["train", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--output-dir", output.path,
-             "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(Self.steps)", "--eval-steps", "1",
-             "--learning-rate", "5e-3", "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--threads", "1"]
+            [
+                "train", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--output-dir", output.path,
+                "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(Self.steps)", "--eval-steps", "1",
+                "--learning-rate", "5e-3", "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--threads", "1"
+            ]
         }
 
         // Reference: never killed. Its timing places the kill points.
@@ -51,19 +53,23 @@ final class CrashSafetyTests: XCTestCase {
                 XCTAssertNotNil(process.waitForJSONLine { $0["event"] as? String == "start" }, "kill point 0: no start line")
             } else {
                 let k = 1 + i * 7 / Self.killPoints
-                XCTAssertNotNil(process.waitForJSONLine { $0["event"] as? String == "step" && $0["step"] as? Int == k },
-                                "kill point \(i): no step \(k) line")
+                XCTAssertNotNil(
+                    process.waitForJSONLine { $0["event"] as? String == "step" && $0["step"] as? Int == k },
+                    "kill point \(i): no step \(k) line")
                 usleep(useconds_t(Double(i % 4) / 4 * perStep * 1e6))
             }
             process.signal(SIGKILL)
             let result = process.finish()
-            if result.signalled && result.status == SIGKILL { killed += 1 } else {
+            if result.signalled && result.status == SIGKILL {
+                killed += 1
+            } else {
                 XCTAssertEqual(result.status, 0, "kill point \(i): the run failed instead of finishing:\n\(result.stderr)")
             }
             try assertPublishedCheckpointIsComplete(in: victim, parameterNames: parameterNames, killPoint: i)
             if let latest = try Checkpointing.latest(in: victim) {
-                let record = try JSONDecoder().decode(TrainerStateRecord.self,
-                                                      from: Data(contentsOf: latest.appendingPathComponent("trainer_state.json")))
+                let record = try JSONDecoder().decode(
+                    TrainerStateRecord.self,
+                    from: Data(contentsOf: latest.appendingPathComponent("trainer_state.json")))
                 publishedSteps.append(record.globalStep)
             } else {
                 publishedSteps.append(0)
@@ -76,14 +82,18 @@ final class CrashSafetyTests: XCTestCase {
             XCTAssertEqual(done?["event"] as? String, "done", "kill point \(i)")
             XCTAssertEqual(done?["steps"] as? Int, Self.steps, "kill point \(i)")
             for name in ["final", "best"] {
-                XCTAssertEqual(try differingTensors(reference.appendingPathComponent("\(name)/model.safetensors"),
-                                                    victim.appendingPathComponent("\(name)/model.safetensors")), [],
-                               "kill point \(i): \(name)/ differs from the uninterrupted run")
+                XCTAssertEqual(
+                    try differingTensors(
+                        reference.appendingPathComponent("\(name)/model.safetensors"),
+                        victim.appendingPathComponent("\(name)/model.safetensors")), [],
+                    "kill point \(i): \(name)/ differs from the uninterrupted run")
             }
             // metrics.jsonl holds each step once, as in the uninterrupted run (lines past the checkpoint are dropped).
             XCTAssertEqual(try loggedSteps(victim), try loggedSteps(reference), "kill point \(i): metrics.jsonl")
         }
-        print("CrashSafetyTests: training \(String(format: "%.3f", training)) s; \(killed)/\(Self.killPoints) kills landed; published step after each kill: \(publishedSteps)")
+        print(
+            "CrashSafetyTests: training \(String(format: "%.3f", training)) s; \(killed)/\(Self.killPoints) kills landed; published step after each kill: \(publishedSteps)"
+        )
         XCTAssertGreaterThanOrEqual(killed, Self.killPoints - 2, "the kill points must hit a running process")
     }
 
@@ -97,22 +107,28 @@ final class CrashSafetyTests: XCTestCase {
 
     /// `latest` (if any) names a complete checkpoint folder that is not a `.partial`; best/ and final/, when
     /// present, are complete models. A `.partial` folder may be left over but is never referenced.
-    func assertPublishedCheckpointIsComplete(in run: URL, parameterNames: [String], killPoint: Int,
-                                             file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertPublishedCheckpointIsComplete(
+        in run: URL, parameterNames: [String], killPoint: Int,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let fm = FileManager.default
         let context = "kill point \(killPoint)"
         let latestFile = run.appendingPathComponent("latest")
         if fm.fileExists(atPath: latestFile.path) {
             let name = try String(contentsOf: latestFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertTrue(name.hasPrefix("checkpoint-") && !name.hasSuffix(".partial") && !name.contains("/"),
-                          "\(context): latest names '\(name)'", file: file, line: line)
+            XCTAssertTrue(
+                name.hasPrefix("checkpoint-") && !name.hasSuffix(".partial") && !name.contains("/"),
+                "\(context): latest names '\(name)'", file: file, line: line)
             let folder = run.appendingPathComponent(name)
             // A missing folder would make the next run silently start over (or fail), so it counts as corrupt.
-            XCTAssertEqual(try Checkpointing.latest(in: run)?.lastPathComponent, name,
-                           "\(context): latest names \(name), which has no trainer_state.json", file: file, line: line)
-            let record = try JSONDecoder().decode(TrainerStateRecord.self,
-                                                  from: Data(contentsOf: folder.appendingPathComponent("trainer_state.json")))
-            XCTAssertTrue((1...Self.steps).contains(record.globalStep), "\(context): step \(record.globalStep)", file: file, line: line)
+            XCTAssertEqual(
+                try Checkpointing.latest(in: run)?.lastPathComponent, name,
+                "\(context): latest names \(name), which has no trainer_state.json", file: file, line: line)
+            let record = try JSONDecoder().decode(
+                TrainerStateRecord.self,
+                from: Data(contentsOf: folder.appendingPathComponent("trainer_state.json")))
+            XCTAssertTrue(
+                (1...Self.steps).contains(record.globalStep), "\(context): step \(record.globalStep)", file: file, line: line)
             let weights = try SafetensorsFile(url: folder.appendingPathComponent("model.safetensors"))
             XCTAssertEqual(weights.names, parameterNames, "\(context): \(name)/model.safetensors", file: file, line: line)
             for tensor in weights.names { _ = try weights.tensor(tensor) }
@@ -123,10 +139,12 @@ final class CrashSafetyTests: XCTestCase {
         }
         for name in ["best", "final"] where fm.fileExists(atPath: run.appendingPathComponent(name).path) {
             let folder = run.appendingPathComponent(name)
-            XCTAssertNoThrow(try TransformerClassifier.load(folder.path, kind: .classification, numLabels: 2),
-                             "\(context): \(name)/ is not a loadable model", file: file, line: line)
-            XCTAssertTrue(fm.fileExists(atPath: folder.appendingPathComponent("vocab.txt").path),
-                          "\(context): \(name)/vocab.txt is missing", file: file, line: line)
+            XCTAssertNoThrow(
+                try TransformerClassifier.load(folder.path, kind: .classification, numLabels: 2),
+                "\(context): \(name)/ is not a loadable model", file: file, line: line)
+            XCTAssertTrue(
+                fm.fileExists(atPath: folder.appendingPathComponent("vocab.txt").path),
+                "\(context): \(name)/vocab.txt is missing", file: file, line: line)
         }
     }
 }
@@ -141,8 +159,10 @@ final class CheckpointRepublishTests: XCTestCase {
         model.initializeWeights(seed: 3)
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: 1e-3), seed: 3)
         state.globalStep = 5
-        let record = TrainerStateRecord(globalStep: 5, optimizerScalars: state.optimizer.exportState().scalars, perturbationGenerator: state.perturbationGenerator,
-                                        dropoutGenerator: model.dropoutController.generatorState)
+        let record = TrainerStateRecord(
+            globalStep: 5, optimizerScalars: state.optimizer.exportState().scalars,
+            perturbationGenerator: state.perturbationGenerator,
+            dropoutGenerator: model.dropoutController.generatorState)
         try Checkpointing.save(state, record: record, in: run)
         let first = try XCTUnwrap(try Checkpointing.latest(in: run))
         XCTAssertEqual(first.lastPathComponent, "checkpoint-5")

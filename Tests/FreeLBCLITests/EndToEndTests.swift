@@ -24,9 +24,11 @@ final class EndToEndTests: XCTestCase {
 
     /// Shared settings: max-seq-length 16, batch 8, lr 5e-3 (the tiny model learns the rule within 30 steps).
     static func trainArguments(_ f: Fixture, method: String, output: URL) -> [String] {
-        ["train", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path, "--output-dir", output.path,
-         "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(trainSteps)", "--eval-steps", "10",
-         "--learning-rate", "5e-3", "--method", method, "--adv-init-mag", "0.5", "--adv-steps", "2", "--threads", "1"]
+        [
+            "train", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path, "--output-dir", output.path,
+            "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(trainSteps)", "--eval-steps", "10",
+            "--learning-rate", "5e-3", "--method", method, "--adv-init-mag", "0.5", "--adv-steps", "2", "--threads", "1"
+        ]
     }
 
     override class func setUp() {
@@ -65,8 +67,9 @@ final class EndToEndTests: XCTestCase {
             XCTAssertEqual(events.count, result.stdoutLines.count, "stdout is not a pipe's JSON lines only:\n\(result.stdout)")
             XCTAssertEqual(events.first?["event"] as? String, "start")
             XCTAssertEqual(events.first?["total_steps"] as? Int, Self.trainSteps)
-            XCTAssertEqual(events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int },
-                           Array(1...Self.trainSteps))
+            XCTAssertEqual(
+                events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int },
+                Array(1...Self.trainSteps))
             // --eval-steps 10 over 30 steps: evaluations at 10, 20, 30.
             XCTAssertEqual(events.filter { $0["event"] as? String == "eval" }.compactMap { $0["step"] as? Int }, [10, 20, 30])
             let done = try XCTUnwrap(events.last)
@@ -96,7 +99,8 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(evals.compactMap { $0["step"] as? Int }, [10, 20, 30])
         for line in evals { XCTAssertNotNil(line["accuracy"] as? Double, "eval line without accuracy: \(line)") }
         // summary.json agrees with the best eval line.
-        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: run.appendingPathComponent("summary.json")))
+        let summary = try JSONDecoder().decode(
+            RunSummary.self, from: Data(contentsOf: run.appendingPathComponent("summary.json")))
         XCTAssertEqual(summary.steps, Self.trainSteps)
         XCTAssertFalse(summary.interrupted)
         XCTAssertEqual(summary.mainMetric, "accuracy")
@@ -111,14 +115,19 @@ final class EndToEndTests: XCTestCase {
             for file in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"] {
                 XCTAssertTrue(fm.fileExists(atPath: folder.appendingPathComponent(file).path), "\(name)/\(file) is missing")
             }
-            XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("vocab.txt")),
-                           try Data(contentsOf: f.model.appendingPathComponent("vocab.txt")))
+            XCTAssertEqual(
+                try Data(contentsOf: folder.appendingPathComponent("vocab.txt")),
+                try Data(contentsOf: f.model.appendingPathComponent("vocab.txt")))
             let saved = try readJSONObject(folder.appendingPathComponent("config.json"))
-            XCTAssertEqual(saved["id2label"] as? [String: String], ["0": "0", "1": "1"], "SST-2 label names in \(name)/config.json")
+            XCTAssertEqual(
+                saved["id2label"] as? [String: String], ["0": "0", "1": "1"], "SST-2 label names in \(name)/config.json")
         }
         // Training changed the weights.
-        XCTAssertFalse(try differingTensors(f.model.appendingPathComponent("model.safetensors"),
-                                            run.appendingPathComponent("final/model.safetensors")).isEmpty)
+        XCTAssertFalse(
+            try differingTensors(
+                f.model.appendingPathComponent("model.safetensors"),
+                run.appendingPathComponent("final/model.safetensors")
+            ).isEmpty)
         // Only the latest checkpoint is kept, and `latest` names it.
         let checkpoints = try fm.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("checkpoint-") }
         XCTAssertEqual(checkpoints.count, 1, "checkpoints left: \(checkpoints)")
@@ -130,18 +139,22 @@ final class EndToEndTests: XCTestCase {
 
     func testEvaluateOnARunFolderPrintsJSONWithTheBestDevAccuracy() throws {
         let f = try loadedFixture()
-        let result = try CLI.run(["evaluate", "--model", f.freelbRun.path, "--task", "sst2", "--data-dir", f.data.path,
-                                  "--max-seq-length", "16", "--threads", "1"])
+        let result = try CLI.run([
+            "evaluate", "--model", f.freelbRun.path, "--task", "sst2", "--data-dir", f.data.path,
+            "--max-seq-length", "16", "--threads", "1"
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
-                                   "evaluate stdout is not one JSON object:\n\(result.stdout)")
+        let report = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+            "evaluate stdout is not one JSON object:\n\(result.stdout)")
         XCTAssertEqual(report["task"] as? String, "sst2")
         XCTAssertEqual(report["split"] as? String, "dev")
         XCTAssertEqual(report["examples"] as? Int, Self.devExamples)
         XCTAssertEqual(report["main_metric"] as? String, "accuracy")
         let accuracy = try XCTUnwrap(report["accuracy"] as? Double)
         // A run folder stands for best/; its accuracy (a count over 32 examples) is the best one during training, exactly.
-        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: f.freelbRun.appendingPathComponent("summary.json")))
+        let summary = try JSONDecoder().decode(
+            RunSummary.self, from: Data(contentsOf: f.freelbRun.appendingPathComponent("summary.json")))
         XCTAssertEqual(accuracy, try XCTUnwrap(summary.bestMetric))
         XCTAssertGreaterThan(accuracy, 0.5, "after 30 steps the tiny model should beat the majority class on the 'good' rule")
     }
@@ -151,12 +164,16 @@ final class EndToEndTests: XCTestCase {
     func testPredictWritesSST2SubmissionWithAnIndexAndLabelRowForEveryTestExample() throws {
         let f = try loadedFixture()
         let out = f.root.appendingPathComponent("submission")
-        let result = try CLI.run(["predict", "--model", f.freelbRun.appendingPathComponent("final").path, "--task", "sst2",
-                                  "--data-dir", f.data.path, "--max-seq-length", "16", "--output-dir", out.path, "--threads", "1"])
+        let result = try CLI.run([
+            "predict", "--model", f.freelbRun.appendingPathComponent("final").path, "--task", "sst2",
+            "--data-dir", f.data.path, "--max-seq-length", "16", "--output-dir", out.path, "--threads", "1"
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let file = out.appendingPathComponent("SST-2.tsv")
         XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), file.path)
-        let rows = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        let rows = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: "\t").map(String.init)
+        }
         XCTAssertEqual(rows.first, ["index", "prediction"])
         XCTAssertEqual(rows.count, 1 + Self.testExamples)
         XCTAssertEqual(rows.dropFirst().map { $0.first ?? "" }, (0..<Self.testExamples).map(String.init))
@@ -171,10 +188,12 @@ final class EndToEndTests: XCTestCase {
     func testRobustnessPrintsAMarkdownTableAndWritesTheJSONReport() throws {
         let f = try loadedFixture()
         let output = f.root.appendingPathComponent("robustness.json")
-        let result = try CLI.run(["robustness", "--models", "vanilla=\(f.vanillaRun.path)", "freelb=\(f.freelbRun.path)",
-                                  "--anchor", "vanilla", "--task", "sst2", "--data-dir", f.data.path, "--max-seq-length", "16",
-                                  "--radius", "2", "--max-steps", "20", "--step-size", "0.1", "--output", output.path,
-                                  "--threads", "1"])
+        let result = try CLI.run([
+            "robustness", "--models", "vanilla=\(f.vanillaRun.path)", "freelb=\(f.freelbRun.path)",
+            "--anchor", "vanilla", "--task", "sst2", "--data-dir", f.data.path, "--max-seq-length", "16",
+            "--radius", "2", "--max-steps", "20", "--step-size", "0.1", "--output", output.path,
+            "--threads", "1"
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdoutLines
         XCTAssertEqual(lines.first, "| model | median Δloss | mean Δloss | std Δloss | clean loss | n |")
@@ -203,10 +222,12 @@ final class EndToEndTests: XCTestCase {
     func testExperimentGridOfTwoTasksTwoMethodsTwoSeedsWritesResultsAndSkipsFinishedCellsOnRerun() throws {
         let f = try loadedFixture()
         let out = f.root.appendingPathComponent("experiment")
-        let arguments = ["experiment", "--tasks", "sst2,rte", "--methods", "vanilla,freelb", "--seeds", "1,2",
-                         "--model", f.model.path, "--data-dir", f.data.path, "--output-dir", out.path,
-                         "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "3", "--learning-rate", "5e-3",
-                         "--adv-init-mag", "0.5", "--adv-steps", "2", "--group-by-length", "--threads", "1"]
+        let arguments = [
+            "experiment", "--tasks", "sst2,rte", "--methods", "vanilla,freelb", "--seeds", "1,2",
+            "--model", f.model.path, "--data-dir", f.data.path, "--output-dir", out.path,
+            "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "3", "--learning-rate", "5e-3",
+            "--adv-init-mag", "0.5", "--adv-steps", "2", "--group-by-length", "--threads", "1"
+        ]
         let first = try CLI.run(arguments)
         XCTAssertEqual(first.status, 0, first.stderr)
         let firstEvents = first.stderrLines.compactMap(jsonObject).filter { $0["event"] as? String == "cell_done" }
@@ -216,23 +237,29 @@ final class EndToEndTests: XCTestCase {
             for method in ["vanilla", "freelb"] {
                 for seed in [1, 2] {
                     let cell = out.appendingPathComponent("\(task)/\(method)/seed-\(seed)")
-                    XCTAssertTrue(FileManager.default.fileExists(atPath: cell.appendingPathComponent("summary.json").path),
-                                  "\(cell.path) has no summary.json")
-                    XCTAssertTrue(FileManager.default.fileExists(atPath: cell.appendingPathComponent("final/model.safetensors").path))
-                    let settings = try JSONSerialization.jsonObject(with: Data(contentsOf: cell.appendingPathComponent("run_config.json")))
-                    XCTAssertEqual((settings as? [String: Any])?["group-by-length"] as? Bool, true, "shared flags reach every cell")
+                    XCTAssertTrue(
+                        FileManager.default.fileExists(atPath: cell.appendingPathComponent("summary.json").path),
+                        "\(cell.path) has no summary.json")
+                    XCTAssertTrue(
+                        FileManager.default.fileExists(atPath: cell.appendingPathComponent("final/model.safetensors").path))
+                    let settings = try JSONSerialization.jsonObject(
+                        with: Data(contentsOf: cell.appendingPathComponent("run_config.json")))
+                    XCTAssertEqual(
+                        (settings as? [String: Any])?["group-by-length"] as? Bool, true, "shared flags reach every cell")
                 }
             }
         }
         // results.json: 8 cells; results.md: the table printed on stdout, median (std) ×100 per method and task.
-        let report = try JSONDecoder().decode(ExperimentReport.self, from: Data(contentsOf: out.appendingPathComponent("results.json")))
+        let report = try JSONDecoder().decode(
+            ExperimentReport.self, from: Data(contentsOf: out.appendingPathComponent("results.json")))
         XCTAssertEqual(report.cells.count, 8)
         XCTAssertEqual(report.tasks, ["sst2", "rte"])
         XCTAssertEqual(report.methods, ["vanilla", "freelb"])
         XCTAssertTrue(report.cells.allSatisfy { $0.summary.steps == 3 && !$0.summary.interrupted })
         let markdown = try String(contentsOf: out.appendingPathComponent("results.md"), encoding: .utf8)
-        XCTAssertEqual(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
-                       markdown.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(
+            first.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            markdown.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertTrue(markdown.hasPrefix("| method | sst2 | rte |\n|---|---|---|\n"), markdown)
         for method in ["vanilla", "freelb"] {
             let cells = ["sst2", "rte"].map { task -> String in
@@ -240,22 +267,31 @@ final class EndToEndTests: XCTestCase {
                 XCTAssertEqual(s.count, 2, "two seeds of \(task)/\(method)")
                 return String(format: "%.2f (%.2f)", ExperimentReport.median(s), ExperimentReport.standardDeviation(s))
             }
-            XCTAssertTrue(markdown.contains("| \(method) | \(cells.joined(separator: " | ")) |"), "row of \(method) in:\n\(markdown)")
-            let minutes = ["sst2", "rte"].map { String(format: "%.1f", ExperimentReport.median(report.minutes(task: $0, method: method))) }
-            XCTAssertTrue(markdown.contains("| \(method) | \(minutes.joined(separator: " | ")) |"), "wall times of \(method) in:\n\(markdown)")
+            XCTAssertTrue(
+                markdown.contains("| \(method) | \(cells.joined(separator: " | ")) |"), "row of \(method) in:\n\(markdown)")
+            let minutes = ["sst2", "rte"].map {
+                String(format: "%.1f", ExperimentReport.median(report.minutes(task: $0, method: method)))
+            }
+            XCTAssertTrue(
+                markdown.contains("| \(method) | \(minutes.joined(separator: " | ")) |"),
+                "wall times of \(method) in:\n\(markdown)")
         }
         XCTAssertTrue(markdown.contains("Median wall time per run, minutes."), markdown)
         // Per seed ("seed 1 / seed 2"), then freelb − vanilla on the same seed: mean (seeds where freelb is higher of 2).
         for method in ["vanilla", "freelb"] {
             let perSeed = try ["sst2", "rte"].map { task in
-                try [UInt64(1), 2].map { String(format: "%.2f", try XCTUnwrap(report.score(task: task, method: method, seed: $0))) }
-                    .joined(separator: " / ")
+                try [UInt64(1), 2].map {
+                    String(format: "%.2f", try XCTUnwrap(report.score(task: task, method: method, seed: $0)))
+                }
+                .joined(separator: " / ")
             }
-            XCTAssertTrue(markdown.contains("| \(method) | \(perSeed.joined(separator: " | ")) |"), "seeds of \(method) in:\n\(markdown)")
+            XCTAssertTrue(
+                markdown.contains("| \(method) | \(perSeed.joined(separator: " | ")) |"), "seeds of \(method) in:\n\(markdown)")
         }
         let paired = try ["sst2", "rte"].map { task -> String in
             let d = try [UInt64(1), 2].map { seed in
-                try XCTUnwrap(report.score(task: task, method: "freelb", seed: seed)) - XCTUnwrap(report.score(task: task, method: "vanilla", seed: seed))
+                try XCTUnwrap(report.score(task: task, method: "freelb", seed: seed))
+                    - XCTUnwrap(report.score(task: task, method: "vanilla", seed: seed))
             }
             XCTAssertEqual(report.pairedDifferences(task: task, method: "freelb", baseline: "vanilla"), d)
             return String(format: "%+.2f", (d[0] + d[1]) / 2) + " (\(d.filter { $0 > 0 }.count) of 2)"
@@ -267,8 +303,9 @@ final class EndToEndTests: XCTestCase {
         let second = try CLI.run(arguments)
         XCTAssertEqual(second.status, 0, second.stderr)
         let secondEvents = second.stderrLines.compactMap(jsonObject)
-        XCTAssertEqual(secondEvents.filter { $0["event"] as? String == "cell_done" && $0["cached"] as? Bool == true }.count, 8,
-                       second.stderr)
+        XCTAssertEqual(
+            secondEvents.filter { $0["event"] as? String == "cell_done" && $0["cached"] as? Bool == true }.count, 8,
+            second.stderr)
         XCTAssertFalse(secondEvents.contains { $0["event"] as? String == "cell_start" }, "a finished cell was started again")
         XCTAssertEqual(second.stdout, first.stdout)
 
@@ -279,7 +316,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(partialEvents.contains { $0["event"] as? String == "cell_start" }, partial.stderr)
         XCTAssertEqual(partialEvents.filter { $0["event"] as? String == "cell_missing" }.count, 4, partial.stderr)
         XCTAssertEqual(partial.stdout.components(separatedBy: " n=2").count - 1, 4, partial.stdout)
-        XCTAssertEqual(partial.stdout.components(separatedBy: " / –").count - 1, 4, "seed 3 is a dash in each per-seed cell:\n\(partial.stdout)")
+        XCTAssertEqual(
+            partial.stdout.components(separatedBy: " / –").count - 1, 4,
+            "seed 3 is a dash in each per-seed cell:\n\(partial.stdout)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("sst2/vanilla/seed-3").path))
 
         // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.

@@ -50,7 +50,8 @@ final class HelpTests: XCTestCase {
         var all = RunConfiguration()
         all.maxSteps = 1; all.warmupSteps = 1; all.evalSteps = 1; all.trainLimit = 1; all.evalLimit = 1
         let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(all)) as? [String: Any]).keys
-        let defaults = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(RunConfiguration())) as? [String: Any])
+        let defaults = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: JSONEncoder().encode(RunConfiguration())) as? [String: Any])
         return (Set(keys), defaults)
     }
 
@@ -59,17 +60,17 @@ final class HelpTests: XCTestCase {
         let (keys, defaults) = try configurationKeysAndDefaults()
         for key in keys.sorted() {
             switch key {
-            case "reuse-dropout-mask":   // on by default; the flag turns it off
+            case "reuse-dropout-mask":  // on by default; the flag turns it off
                 XCTAssertEqual(defaults[key] as? Bool, true)
                 XCTAssertNotNil(options["no-reuse-dropout-mask"], "\(command): --no-reuse-dropout-mask is not documented")
-            case "adv-clean-pass", "group-by-length":   // off by default; the flag turns it on
+            case "adv-clean-pass", "group-by-length":  // off by default; the flag turns it on
                 XCTAssertEqual(defaults[key] as? Bool, false)
                 XCTAssertNotNil(options[key], "\(command): --\(key) is not documented")
-            case "model", "task", "output-dir":   // no default: the run needs them
+            case "model", "task", "output-dir":  // no default: the run needs them
                 XCTAssertNotNil(options[key], "\(command): --\(key) is not documented")
-            case "data-dir":             // the CLI resolves an absent --data-dir to ./data
+            case "data-dir":  // the CLI resolves an absent --data-dir to ./data
                 XCTAssertEqual(options[key].flatMap(Self.documentedDefault), "./data", "\(command): --data-dir")
-            case "eval-steps":           // absent: once per epoch
+            case "eval-steps":  // absent: once per epoch
                 XCTAssertEqual(options[key].flatMap(Self.documentedDefault), "every epoch", "\(command): --eval-steps")
             default:
                 let description = try XCTUnwrap(options[key], "\(command): --\(key) is not documented")
@@ -78,9 +79,11 @@ final class HelpTests: XCTestCase {
                     XCTAssertFalse(description.isEmpty, "\(command): --\(key) has no description")
                     continue
                 }
-                let shown = try XCTUnwrap(Self.documentedDefault(description), "\(command): --\(key) shows no default: \(description)")
+                let shown = try XCTUnwrap(
+                    Self.documentedDefault(description), "\(command): --\(key) shows no default: \(description)")
                 if let number = value as? NSNumber, !(value is String) {
-                    XCTAssertEqual(Double(shown), number.doubleValue, "\(command): --\(key) shows default \(shown), the run uses \(number)")
+                    XCTAssertEqual(
+                        Double(shown), number.doubleValue, "\(command): --\(key) shows default \(shown), the run uses \(number)")
                 } else {
                     XCTAssertEqual(shown, value as? String, "\(command): --\(key) shows default \(shown), the run uses \(value)")
                 }
@@ -93,7 +96,9 @@ final class HelpTests: XCTestCase {
         try assertTrainingFlagsDocumented(options, command: "train")
         // …and nothing else but these command-line-only flags.
         let (keys, _) = try configurationKeysAndDefaults()
-        let extra = Set(options.keys).subtracting(keys).subtracting(["config", "preset", "threads", "json", "help", "no-reuse-dropout-mask"])
+        let extra = Set(options.keys).subtracting(keys).subtracting([
+            "config", "preset", "threads", "json", "help", "no-reuse-dropout-mask"
+        ])
         XCTAssertEqual(extra, [], "flags that no setting backs")
         XCTAssertEqual(options["threads"].flatMap(Self.documentedDefault), "FREELB_NUM_THREADS or all cores")
     }
@@ -104,7 +109,9 @@ final class HelpTests: XCTestCase {
         XCTAssertTrue(description.contains("FreeLB-K"), description)
         XCTAssertTrue(description.contains("fairseq script's --adv-steps N means K = N+1 passes"), description)
         // The other methods' readings of the same flag are spelled out too.
-        for method in ["PGD:", "FreeAT:", "YOPO:"] { XCTAssertTrue(description.contains(method), "\(method) missing: \(description)") }
+        for method in ["PGD:", "FreeAT:", "YOPO:"] {
+            XCTAssertTrue(description.contains(method), "\(method) missing: \(description)")
+        }
         XCTAssertEqual(Self.documentedDefault(description), "3")
         XCTAssertEqual(RunConfiguration().steps, 3)
     }
@@ -122,10 +129,16 @@ final class HelpTests: XCTestCase {
         let shared = ["data-dir": "./data", "max-seq-length": "128", "batch-size": "64", "threads": threads]
         let expected: [String: (defaults: [String: String], without: Set<String>)] = [
             "evaluate": (shared.merging(["split": "dev"]) { $1 }, ["model", "task", "limit", "help"]),
-            "predict": (shared.merging(["split": "test"]) { $1 }, ["model", "task", "limit", "output-dir", "allow-untrained-head", "help"]),
-            "robustness": (["data-dir": "./data", "split": "dev", "max-seq-length": "128", "radius": "1.0", "max-steps": "2000",
-                            "step-size": "5e-3", "batch-size": "32", "seed": "0", "threads": threads],
-                           ["models", "anchor", "task", "limit", "output", "help"]),
+            "predict": (
+                shared.merging(["split": "test"]) { $1 }, ["model", "task", "limit", "output-dir", "allow-untrained-head", "help"]
+            ),
+            "robustness": (
+                [
+                    "data-dir": "./data", "split": "dev", "max-seq-length": "128", "radius": "1.0", "max-steps": "2000",
+                    "step-size": "5e-3", "batch-size": "32", "seed": "0", "threads": threads
+                ],
+                ["models", "anchor", "task", "limit", "output", "help"]
+            )
         ]
         for (command, spec) in expected.sorted(by: { $0.key < $1.key }) {
             let options = try help(command)

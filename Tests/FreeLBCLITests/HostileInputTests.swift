@@ -19,16 +19,20 @@ final class HostileInputTests: XCTestCase {
     }
 
     func trainArguments(model: URL, data: URL, output: URL, task: String = "sst2", steps: Int = 3) -> [String] {
-        ["train", "--model", model.path, "--task", task, "--data-dir", data.path, "--output-dir", output.path,
-         "--max-seq-length", "16", "--batch-size", "4", "--max-steps", "\(steps)", "--threads", "1", "--json"]
+        [
+            "train", "--model", model.path, "--task", task, "--data-dir", data.path, "--output-dir", output.path,
+            "--max-seq-length", "16", "--batch-size", "4", "--max-steps", "\(steps)", "--threads", "1", "--json"
+        ]
     }
 
     /// Asserts a clean failure: exit status 1 (no signal) and stderr containing every fragment.
-    func assertCleanFailure(_ result: CLIResult, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    func assertCleanFailure(_ result: CLIResult, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line)
+    {
         XCTAssertFalse(result.signalled, "killed by signal \(result.status): \(result.stderr)", file: file, line: line)
         XCTAssertNotEqual(result.status, 0, "exited 0; stdout: \(result.stdout.suffix(400))", file: file, line: line)
         for fragment in fragments {
-            XCTAssertTrue(result.stderr.contains(fragment), "stderr lacks '\(fragment)': \(result.stderr)", file: file, line: line)
+            XCTAssertTrue(
+                result.stderr.contains(fragment), "stderr lacks '\(fragment)': \(result.stderr)", file: file, line: line)
         }
     }
 
@@ -50,7 +54,8 @@ final class HostileInputTests: XCTestCase {
 
     /// Every tensor in every model.safetensors under `folder` is finite.
     func assertAllWeightsFinite(under folder: URL, file: StaticString = #filePath, line: UInt = #line) throws {
-        let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)?
+        let files =
+            FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "safetensors" } ?? []
         for url in files {
             let weights = try SafetensorsFile(url: url)
@@ -66,15 +71,25 @@ final class HostileInputTests: XCTestCase {
     func testHostileConfigValuesAreRejectedBeforeAllocating() throws {
         let f = try makeFixture()
         let cases: [(String, (inout [String: Any]) -> Void, [String])] = [
-            ("roberta pad -3", { $0["model_type"] = "roberta"; $0["pad_token_id"] = -3 }, ["pad_token_id", "0..<vocab_size"]),
+            (
+                "roberta pad -3",
+                {
+                    $0["model_type"] = "roberta"; $0["pad_token_id"] = -3
+                }, ["pad_token_id", "0..<vocab_size"]
+            ),
             ("pad -100000", { $0["pad_token_id"] = -100_000 }, ["pad_token_id"]),
             ("layers -1", { $0["num_hidden_layers"] = -1 }, ["num_hidden_layers", "1...512"]),
-            ("labels -3", { $0["num_labels"] = -3; $0["id2label"] = nil }, ["num_labels"]),
+            (
+                "labels -3",
+                {
+                    $0["num_labels"] = -3; $0["id2label"] = nil
+                }, ["num_labels"]
+            ),
             ("vocab 1e12", { $0["vocab_size"] = 1_000_000_000_000 }, ["vocab_size"]),
             ("intermediate 2^40", { $0["intermediate_size"] = 1 << 40 }, ["intermediate_size"]),
             ("intermediate larger than stored", { $0["intermediate_size"] = 1 << 17 }, ["config.json", "stores only"]),
             ("dropout 1.5", { $0["hidden_dropout_prob"] = 1.5 }, ["hidden_dropout_prob"]),
-            ("eps string", { $0["layer_norm_eps"] = "tiny" }, ["layer_norm_eps"]),
+            ("eps string", { $0["layer_norm_eps"] = "tiny" }, ["layer_norm_eps"])
         ]
         for (name, edit, fragments) in cases {
             let model = f.root.appendingPathComponent("model-\(name.filter(\.isLetter))")
@@ -83,8 +98,11 @@ final class HostileInputTests: XCTestCase {
             let output = f.root.appendingPathComponent("run-\(name.filter(\.isLetter))")
             let result = try CLI.run(trainArguments(model: model, data: f.data, output: output), timeout: 60)
             assertCleanFailure(result, mentions: fragments + [model.lastPathComponent])
-            let evaluated = try CLI.run(["evaluate", "--model", model.path, "--task", "sst2", "--data-dir", f.data.path,
-                                         "--max-seq-length", "16", "--threads", "1"], timeout: 60)
+            let evaluated = try CLI.run(
+                [
+                    "evaluate", "--model", model.path, "--task", "sst2", "--data-dir", f.data.path,
+                    "--max-seq-length", "16", "--threads", "1"
+                ], timeout: 60)
             assertCleanFailure(evaluated, mentions: fragments)
         }
     }
@@ -97,8 +115,11 @@ final class HostileInputTests: XCTestCase {
         let index = try XCTUnwrap(tensors.firstIndex { $0.name.hasSuffix("LayerNorm.bias") })
         tensors[index].values[0] = .nan
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: url)
-        let result = try CLI.run(["evaluate", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path,
-                                  "--max-seq-length", "16", "--threads", "1"], timeout: 60)
+        let result = try CLI.run(
+            [
+                "evaluate", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path,
+                "--max-seq-length", "16", "--threads", "1"
+            ], timeout: 60)
         assertCleanFailure(result, mentions: [tensors[index].name, "NaN or infinite"])
     }
 
@@ -107,8 +128,9 @@ final class HostileInputTests: XCTestCase {
     func testADivergingRunStopsWithoutWritingNonFiniteWeights() throws {
         let f = try makeFixture()
         let run = f.root.appendingPathComponent("diverge")
-        let result = try CLI.run(trainArguments(model: f.model, data: f.data, output: run, steps: 6)
-                                 + ["--learning-rate", "1e30", "--max-grad-norm", "0", "--eval-steps", "1"], timeout: 60)
+        let result = try CLI.run(
+            trainArguments(model: f.model, data: f.data, output: run, steps: 6)
+                + ["--learning-rate", "1e30", "--max-grad-norm", "0", "--eval-steps", "1"], timeout: 60)
         assertCleanFailure(result, mentions: ["training diverged", "step"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: run.appendingPathComponent("final").path), "final/ was written")
         try assertAllWeightsFinite(under: run)
@@ -126,9 +148,12 @@ final class HostileInputTests: XCTestCase {
     func testSkipPolicyCountsSkippedBatchesAndStopsAfterTheLimit() throws {
         let f = try makeFixture()
         let run = f.root.appendingPathComponent("skip")
-        let result = try CLI.run(trainArguments(model: f.model, data: f.data, output: run, steps: 8)
-                                 + ["--learning-rate", "1e30", "--max-grad-norm", "0", "--on-nonfinite", "skip",
-                                    "--nonfinite-skip-limit", "2"], timeout: 60)
+        let result = try CLI.run(
+            trainArguments(model: f.model, data: f.data, output: run, steps: 8)
+                + [
+                    "--learning-rate", "1e30", "--max-grad-norm", "0", "--on-nonfinite", "skip",
+                    "--nonfinite-skip-limit", "2"
+                ], timeout: 60)
         assertCleanFailure(result, mentions: ["training diverged", "more than 2"])
         let skipped = result.stdoutLines.compactMap(jsonObject).filter { $0["event"] as? String == "nonfinite" }
         XCTAssertEqual(skipped.last?["skipped_batches"] as? Int, 3, "\(result.stdout)")
@@ -137,12 +162,14 @@ final class HostileInputTests: XCTestCase {
 
     func testAnInfiniteRegressionLabelStopsTrainingAndIsLogged() throws {
         let f = try makeFixture()
-        try stripHead(f.model)   // a regression head has one output
+        try stripHead(f.model)  // a regression head has one output
         let folder = f.data.appendingPathComponent("STS-B")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
         func rows(_ scores: [String]) -> String {
-            header + scores.enumerated().map { "\($0.offset)\tg\tf\t2020\t0\ts\ts\tthe good film\ta dull plot\t\($0.element)\n" }.joined()
+            header
+                + scores.enumerated().map { "\($0.offset)\tg\tf\t2020\t0\ts\ts\tthe good film\ta dull plot\t\($0.element)\n" }
+                .joined()
         }
         try Data(rows(["1e30", "2.0", "3.5", "1.0"]).utf8).write(to: folder.appendingPathComponent("train.tsv"))
         try Data(rows(["1.0", "4.0"]).utf8).write(to: folder.appendingPathComponent("dev.tsv"))
@@ -163,12 +190,15 @@ final class HostileInputTests: XCTestCase {
             ["--max-steps=-5"], ["--epochs", "nan"], ["--epochs=-1"], ["--learning-rate=-0.1"], ["--adv-lr=-1"],
             ["--adam-epsilon=-1"], ["--max-grad-norm", "nan"], ["--warmup-steps=-10"], ["--learning-rate", "nan"],
             ["--eval-limit", "0"], ["--weight-decay", "nan"], ["--batch-size", "0"], ["--max-seq-length", "2"],
-            ["--adv-steps", "0"], ["--adv-max-norm", "inf"], ["--gradient-accumulation-steps", "0"], ["--threads", "0"],
+            ["--adv-steps", "0"], ["--adv-max-norm", "inf"], ["--gradient-accumulation-steps", "0"], ["--threads", "0"]
         ]
         for flags in bad {
             let flag = String(flags.last { $0.hasPrefix("--") }!.split(separator: "=")[0])
-            let arguments = ["train", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path,
-                             "--output-dir", output.path] + flags
+            let arguments =
+                [
+                    "train", "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path,
+                    "--output-dir", output.path
+                ] + flags
             let result = try CLI.run(arguments, timeout: 30)
             assertCleanFailure(result, mentions: [flag, "must be"])
             XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "\(flags) created the run folder")
@@ -217,10 +247,13 @@ final class HostileInputTests: XCTestCase {
     func testExperimentRejectsABadTaskNameBeforeCreatingFolders() throws {
         let f = try makeFixture()
         let output = f.root.appendingPathComponent("grid")
-        let result = try CLI.run(["experiment", "--tasks", "../../escape", "--methods", "vanilla", "--seeds", "1",
-                                  "--model", f.model.path, "--data-dir", f.data.path, "--output-dir", output.path])
+        let result = try CLI.run([
+            "experiment", "--tasks", "../../escape", "--methods", "vanilla", "--seeds", "1",
+            "--model", f.model.path, "--data-dir", f.data.path, "--output-dir", output.path
+        ])
         assertCleanFailure(result, mentions: ["unknown task"])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: f.root.deletingLastPathComponent().appendingPathComponent("escape").path))
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: f.root.deletingLastPathComponent().appendingPathComponent("escape").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
     }
 
@@ -237,7 +270,9 @@ final class HostileInputTests: XCTestCase {
     func testAModelWithoutATaskHeadIsFlagged() throws {
         let f = try makeFixture()
         try stripHead(f.model)
-        let common = ["--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path, "--max-seq-length", "16", "--threads", "1"]
+        let common = [
+            "--model", f.model.path, "--task", "sst2", "--data-dir", f.data.path, "--max-seq-length", "16", "--threads", "1"
+        ]
         let predictions = f.root.appendingPathComponent("predictions")
         let refused = try CLI.run(["predict", "--output-dir", predictions.path] + common)
         assertCleanFailure(refused, mentions: ["no trained", "--allow-untrained-head"])
@@ -247,7 +282,8 @@ final class HostileInputTests: XCTestCase {
         let evaluated = try CLI.run(["evaluate"] + common)
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         XCTAssertTrue(evaluated.stderr.contains("warning") && evaluated.stderr.contains("no trained"), evaluated.stderr)
-        let trained = try CLI.run(trainArguments(model: f.model, data: f.data, output: f.root.appendingPathComponent("t"), steps: 1))
+        let trained = try CLI.run(
+            trainArguments(model: f.model, data: f.data, output: f.root.appendingPathComponent("t"), steps: 1))
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(trained.stdout.contains("newly initialised"), trained.stdout)
     }
@@ -258,8 +294,11 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try CLI.run(trainArguments(model: f.model, data: f.data, output: run, steps: 2)).status, 0)
         let long = Array(repeating: "good film", count: 40).joined(separator: " ")
         try Data("sentence\tlabel\n\(long)\t1\nthe plot\t0\n".utf8).write(to: f.data.appendingPathComponent("SST-2/dev.tsv"))
-        let result = try CLI.run(["robustness", "--models", "a=\(run.path)", "--anchor", "a", "--task", "sst2",
-                                  "--data-dir", f.data.path, "--max-seq-length", "64", "--threads", "1"], timeout: 60)
+        let result = try CLI.run(
+            [
+                "robustness", "--models", "a=\(run.path)", "--anchor", "a", "--task", "sst2",
+                "--data-dir", f.data.path, "--max-seq-length", "64", "--threads", "1"
+            ], timeout: 60)
         assertCleanFailure(result, mentions: ["exceeds the model's 16 positions"])
     }
 }

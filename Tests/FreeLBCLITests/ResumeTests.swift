@@ -6,7 +6,7 @@ import Foundation
 import XCTest
 import FreeLB
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class ResumeTests: XCTestCase {
@@ -18,10 +18,13 @@ final class ResumeTests: XCTestCase {
         // tens of milliseconds in which it stops the run at step 2 rather than during step 3.
         try TinyTask.writeSST2(to: data, train: 48, dev: 400, test: 4)
         func arguments(_ output: URL, maxSteps: Int = 4) -> [String] {
-            ["train", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--output-dir", output.path,
-             "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(maxSteps)", "--eval-steps", "2", "--learning-rate", "5e-3",
-             "--warmup-steps", "1", "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--adv-lr", "0.1",
-             "--threads", "1"]
+            [
+                "train", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--output-dir", output.path,
+                "--max-seq-length", "16", "--batch-size", "8", "--max-steps", "\(maxSteps)", "--eval-steps", "2",
+                "--learning-rate", "5e-3",
+                "--warmup-steps", "1", "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--adv-lr", "0.1",
+                "--threads", "1"
+            ]
         }
 
         // A: 4 steps without interruption.
@@ -44,11 +47,13 @@ final class ResumeTests: XCTestCase {
             XCTAssertFalse(interrupted.signalled, "SIGINT is handled, not fatal")
             let done = interrupted.stdoutLines.compactMap(jsonObject).last { $0["event"] as? String == "done" }
             XCTAssertEqual(done?["interrupted"] as? Bool, true)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: runB.appendingPathComponent("summary.json").path),
-                           "an interrupted run must not look finished")
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: runB.appendingPathComponent("summary.json").path),
+                "an interrupted run must not look finished")
             let checkpoint = try XCTUnwrap(try Checkpointing.latest(in: runB), "the interrupted run left no checkpoint")
-            let record = try JSONDecoder().decode(TrainerStateRecord.self,
-                                                  from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
+            let record = try JSONDecoder().decode(
+                TrainerStateRecord.self,
+                from: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json")))
             stoppedAt = record.globalStep
             secondsAtInterruption = record.wallSeconds
             if record.globalStep == 2 { break }
@@ -64,26 +69,38 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int }, [3, 4])
 
         // Same parameter names and shapes, every float equal bit for bit: the final model…
-        XCTAssertEqual(try differingTensors(runA.appendingPathComponent("final/model.safetensors"),
-                                            runB.appendingPathComponent("final/model.safetensors")), [])
+        XCTAssertEqual(
+            try differingTensors(
+                runA.appendingPathComponent("final/model.safetensors"),
+                runB.appendingPathComponent("final/model.safetensors")), [])
         // …the optimizer moments and the RNG states of the last checkpoint…
-        let checkpointA = try XCTUnwrap(try Checkpointing.latest(in: runA)), checkpointB = try XCTUnwrap(try Checkpointing.latest(in: runB))
-        XCTAssertEqual(try differingTensors(checkpointA.appendingPathComponent("optimizer.safetensors"),
-                                            checkpointB.appendingPathComponent("optimizer.safetensors")), [])
-        let stateA = try JSONDecoder().decode(TrainerStateRecord.self, from: Data(contentsOf: checkpointA.appendingPathComponent("trainer_state.json")))
-        let stateB = try JSONDecoder().decode(TrainerStateRecord.self, from: Data(contentsOf: checkpointB.appendingPathComponent("trainer_state.json")))
+        let checkpointA = try XCTUnwrap(try Checkpointing.latest(in: runA)),
+            checkpointB = try XCTUnwrap(try Checkpointing.latest(in: runB))
+        XCTAssertEqual(
+            try differingTensors(
+                checkpointA.appendingPathComponent("optimizer.safetensors"),
+                checkpointB.appendingPathComponent("optimizer.safetensors")), [])
+        let stateA = try JSONDecoder().decode(
+            TrainerStateRecord.self, from: Data(contentsOf: checkpointA.appendingPathComponent("trainer_state.json")))
+        let stateB = try JSONDecoder().decode(
+            TrainerStateRecord.self, from: Data(contentsOf: checkpointB.appendingPathComponent("trainer_state.json")))
         XCTAssertEqual(stateA.globalStep, 4)
         XCTAssertEqual(stateA.optimizerScalars, stateB.optimizerScalars)
         XCTAssertEqual(stateA.dropoutGenerator, stateB.dropoutGenerator)
         XCTAssertEqual(stateA.perturbationGenerator, stateB.perturbationGenerator)
         // …and the losses of steps 3 and 4 as printed.
-        let lossesA = a.stdoutLines.compactMap(jsonObject).filter { $0["event"] as? String == "step" && ($0["step"] as? Int ?? 0) > 2 }
-            .compactMap { $0["loss"] as? Double }
+        let lossesA = a.stdoutLines.compactMap(jsonObject).filter {
+            $0["event"] as? String == "step" && ($0["step"] as? Int ?? 0) > 2
+        }
+        .compactMap { $0["loss"] as? Double }
         let lossesB = events.filter { $0["event"] as? String == "step" }.compactMap { $0["loss"] as? Double }
         XCTAssertEqual(lossesA, lossesB)
         // The comparison is not vacuous: 4 steps moved the weights away from the initial model.
-        XCTAssertFalse(try differingTensors(model.appendingPathComponent("model.safetensors"),
-                                            runA.appendingPathComponent("final/model.safetensors")).isEmpty)
+        XCTAssertFalse(
+            try differingTensors(
+                model.appendingPathComponent("model.safetensors"),
+                runA.appendingPathComponent("final/model.safetensors")
+            ).isEmpty)
 
         // B's wall time adds the interrupted process's time, which its checkpoint recorded.
         func summary(_ run: URL) throws -> RunSummary {
@@ -108,9 +125,12 @@ final class ResumeTests: XCTestCase {
         let summaryLonger = try summary(runA)
         XCTAssertEqual(summaryLonger.resumedFromStep, 4)
         XCTAssertEqual(summaryLonger.wallSecondsIncomplete, true)
-        let report = ExperimentReport(cells: [ExperimentCell(task: "sst2", method: "freelb", seed: 1, summary: summaryLonger),
-                                              ExperimentCell(task: "sst2", method: "freelb", seed: 2, summary: summaryB)],
-                                      tasks: ["sst2"], methods: ["freelb"], seeds: [1, 2])
+        let report = ExperimentReport(
+            cells: [
+                ExperimentCell(task: "sst2", method: "freelb", seed: 1, summary: summaryLonger),
+                ExperimentCell(task: "sst2", method: "freelb", seed: 2, summary: summaryB)
+            ],
+            tasks: ["sst2"], methods: ["freelb"], seeds: [1, 2])
         XCTAssertEqual(report.minutes(task: "sst2", method: "freelb"), [summaryB.wallSeconds / 60])
         XCTAssertTrue(report.markdown().contains("Left out: sst2/freelb/seed-1"), report.markdown())
     }

@@ -71,26 +71,34 @@ final class BatcherTests: XCTestCase {
         for _ in 0..<400 { lengths.append(1 + g.next(below: 60)) }
         let ex = examples(lengths)
         let plain = try Batcher(examples: ex, tokenizer: tok, maxLength: 128, batchSize: 16, shuffle: true, seed: 1)
-        let bucketed = try Batcher(examples: ex, tokenizer: tok, maxLength: 128, batchSize: 16, shuffle: true, seed: 1,
-                                   bucketByLength: true, bucketPoolBatches: 25)
-        func padded(_ b: Batcher) -> Int { b.batchIndices().reduce(0) { $0 + $1.count * ($1.map { b.length(of: $0) }.max() ?? 0) } }
+        let bucketed = try Batcher(
+            examples: ex, tokenizer: tok, maxLength: 128, batchSize: 16, shuffle: true, seed: 1,
+            bucketByLength: true, bucketPoolBatches: 25)
+        func padded(_ b: Batcher) -> Int {
+            b.batchIndices().reduce(0) { $0 + $1.count * ($1.map { b.length(of: $0) }.max() ?? 0) }
+        }
         let bucketIdx = bucketed.batchIndices()
         XCTAssertEqual(bucketIdx.flatMap { $0 }.sorted(), Array(0..<400), "every example exactly once")
         // 400 > 256 examples take the parallel tokenization path; it must match tokenizing one by one.
         for i in [0, 137, 255, 256, 399] {
             XCTAssertEqual(bucketed.makeBatch([i]).inputIds, tok.encode(ex[i].textA, maxLength: 128).ids, "example \(i)")
         }
-        XCTAssertEqual(bucketIdx, try Batcher(examples: ex, tokenizer: tok, maxLength: 128, batchSize: 16, shuffle: true,
-                                              seed: 1, bucketByLength: true, bucketPoolBatches: 25).batchIndices())
+        XCTAssertEqual(
+            bucketIdx,
+            try Batcher(
+                examples: ex, tokenizer: tok, maxLength: 128, batchSize: 16, shuffle: true,
+                seed: 1, bucketByLength: true, bucketPoolBatches: 25
+            ).batchIndices())
         // With one pool of all 400, each batch spans at most a narrow length range; padded tokens drop sharply.
-        XCTAssertLessThan(Double(padded(bucketed)), 0.7 * Double(padded(plain)),
-                          "bucketed \(padded(bucketed)) vs plain \(padded(plain)) padded tokens")
+        XCTAssertLessThan(
+            Double(padded(bucketed)), 0.7 * Double(padded(plain)),
+            "bucketed \(padded(bucketed)) vs plain \(padded(plain)) padded tokens")
     }
 
     func testMultipleChoiceBatchIsBxCxTWithFillerChoicesMasked() throws {
         let ex = [
             MultipleChoiceExample(id: "q1", question: "what is it", choices: ["a", "b c", "d"], label: 2),
-            MultipleChoiceExample(id: "q2", question: "why", choices: ["e", "f", "g", "h i j k"], label: 0),
+            MultipleChoiceExample(id: "q2", question: "why", choices: ["e", "f", "g", "h i j k"], label: 0)
         ]
         let b = try Batcher(multipleChoice: ex, tokenizer: tok, maxLength: 64, batchSize: 2)
         let batch = b.makeBatch([0, 1])
@@ -101,13 +109,16 @@ final class BatcherTests: XCTestCase {
         let t = 8
         // q1 choice 1: [CLS] what is it [SEP] b c [SEP], types 0 0 0 0 0 1 1 1.
         let row = Array(batch.inputIds[(1 * t)..<(2 * t)])
-        XCTAssertEqual(row, [101] + ["what", "is", "it"].map { FakeTokenizer.id($0[...]) } + [102]
-                       + ["b", "c"].map { FakeTokenizer.id($0[...]) } + [102])
+        XCTAssertEqual(
+            row,
+            [101] + ["what", "is", "it"].map { FakeTokenizer.id($0[...]) } + [102]
+                + ["b", "c"].map { FakeTokenizer.id($0[...]) } + [102])
         XCTAssertEqual(Array(batch.tokenTypeIds[(1 * t)..<(2 * t)]), [0, 0, 0, 0, 0, 1, 1, 1])
         // Filler choice 3 of q1 repeats choice 0 (never an all-padding row).
         XCTAssertEqual(Array(batch.inputIds[(3 * t)..<(4 * t)]), Array(batch.inputIds[0..<t]))
-        XCTAssertEqual(Metrics.argmax([0, 1, 9, 99, 5, 1, 1, 1], rows: 2, cols: 4, mask: batch.choiceMask), [2, 0],
-                       "masked filler logit 99 is ignored")
+        XCTAssertEqual(
+            Metrics.argmax([0, 1, 9, 99, 5, 1, 1, 1], rows: 2, cols: 4, mask: batch.choiceMask), [2, 0],
+            "masked filler logit 99 is ignored")
     }
 
     func testUnlabelledTestExamplesGiveNoLabelsAndBadArgumentsThrow() throws {
@@ -115,10 +126,12 @@ final class BatcherTests: XCTestCase {
         let b = try Batcher(examples: ex, tokenizer: tok, maxLength: 8, batchSize: 8)
         XCTAssertNil(b.makeBatch([0, 1]).labelIds)
         XCTAssertNil(b.makeBatch([0, 1]).targets)
-        assertDataError(try Batcher(examples: ex, tokenizer: tok, maxLength: 8, batchSize: 0), kind: .invalidArgument,
-                        line: nil, field: "batchSize")
+        assertDataError(
+            try Batcher(examples: ex, tokenizer: tok, maxLength: 8, batchSize: 0), kind: .invalidArgument,
+            line: nil, field: "batchSize")
         let mixed = [Example(guid: "0", textA: "a", label: .classIndex(1)), Example(guid: "1", textA: "b")]
-        assertDataError(try Batcher(examples: mixed, tokenizer: tok, maxLength: 8, batchSize: 2), kind: .invalidArgument,
-                        line: nil, field: "label")
+        assertDataError(
+            try Batcher(examples: mixed, tokenizer: tok, maxLength: 8, batchSize: 2), kind: .invalidArgument,
+            line: nil, field: "label")
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import FreeLBData
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `DatasetDownloader` against a loopback HTTP server: pinned checksums, atomic placement, cut transfers.
@@ -13,7 +13,7 @@ final class DownloadVerificationTests: XCTestCase {
     static let bodies: [(name: String, body: [UInt8], sha256: String)] = [
         ("train_rand_split.jsonl", split("train"), "cf474412847d161f4b075ed97c53cda47784895882566c8e153fc7bb49a3778d"),
         ("dev_rand_split.jsonl", split("dev"), "847a2a691ff68e3d34c075b9524ba294b5660aef95fa92acd5e94949c77f5675"),
-        ("test_rand_split_no_answers.jsonl", split("test"), "9de82f49a1ee137efbd0f15e22cdab029c3888abe15013b144cbca7d8578a78e"),
+        ("test_rand_split_no_answers.jsonl", split("test"), "9de82f49a1ee137efbd0f15e22cdab029c3888abe15013b144cbca7d8578a78e")
     ]
 
     static func split(_ name: String) -> [UInt8] {
@@ -21,12 +21,18 @@ final class DownloadVerificationTests: XCTestCase {
     }
 
     /// A downloader for commonsenseqa whose three files come from `server`, pinned with `pins`.
-    func downloader(_ server: LoopbackFileServer, into dir: URL, pins: [String: PinnedChecksum],
-                    log: @escaping @Sendable (String) -> Void = { _ in }) -> DatasetDownloader {
+    func downloader(
+        _ server: LoopbackFileServer, into dir: URL, pins: [String: PinnedChecksum],
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) -> DatasetDownloader {
         let base = server.baseURL
-        return DatasetDownloader(cacheDir: dir, timeout: 10, sources: { _ in
-            Self.bodies.map { DownloadSource(url: base.appendingPathComponent($0.name), destination: "commonsenseqa/" + $0.name) }
-        }, checksums: pins, log: log)
+        return DatasetDownloader(
+            cacheDir: dir, timeout: 10,
+            sources: { _ in
+                Self.bodies.map {
+                    DownloadSource(url: base.appendingPathComponent($0.name), destination: "commonsenseqa/" + $0.name)
+                }
+            }, checksums: pins, log: log)
     }
 
     static var officialPins: [String: PinnedChecksum] {
@@ -41,29 +47,35 @@ final class DownloadVerificationTests: XCTestCase {
     func testSystemSHA256MatchesAKnownDigest() throws {
         let d = try TempDir()
         let file = try d.write("abc", "abc")
-        XCTAssertEqual(try DatasetDownloader.systemSHA256(file), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            try DatasetDownloader.systemSHA256(file), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testAGoodDownloadIsVerifiedAndPlaced() throws {
-        let server = try LoopbackFileServer(routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
+        let server = try LoopbackFileServer(
+            routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
         defer { server.stop() }
         let d = try TempDir()
-        XCTAssertEqual(try downloader(server, into: d.url, pins: Self.officialPins).download(task: TaskRegistry.commonsenseQA), d.url)
+        XCTAssertEqual(
+            try downloader(server, into: d.url, pins: Self.officialPins).download(task: TaskRegistry.commonsenseQA), d.url)
         for (name, body, _) in Self.bodies {
             XCTAssertEqual(try Data(contentsOf: d.url.appendingPathComponent("commonsenseqa/" + name)), Data(body), name)
         }
-        XCTAssertEqual(contents(d.url), ["commonsenseqa"] + Self.bodies.map { "commonsenseqa/" + $0.name }.sorted(),
-                       "no staging folder or partial file is left")
+        XCTAssertEqual(
+            contents(d.url), ["commonsenseqa"] + Self.bodies.map { "commonsenseqa/" + $0.name }.sorted(),
+            "no staging folder or partial file is left")
     }
 
     func testAChecksumMismatchNamesTheFileAndBothHashesAndWritesNothing() throws {
-        let server = try LoopbackFileServer(routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
+        let server = try LoopbackFileServer(
+            routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
         defer { server.stop() }
         let d = try TempDir()
         var pins = Self.officialPins
         let wrong = String(repeating: "0", count: 64)
         pins["commonsenseqa/dev_rand_split.jsonl"] = .official(wrong)
-        XCTAssertThrowsError(try downloader(server, into: d.url, pins: pins).download(task: TaskRegistry.commonsenseQA)) { error in
+        XCTAssertThrowsError(try downloader(server, into: d.url, pins: pins).download(task: TaskRegistry.commonsenseQA)) {
+            error in
             guard let e = error as? DataError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.kind, .downloadFailed)
             for part in ["commonsenseqa/dev_rand_split.jsonl", wrong, Self.bodies[1].sha256, "--data-dir"] {
@@ -74,21 +86,25 @@ final class DownloadVerificationTests: XCTestCase {
     }
 
     func testAProvisionalPinOnlyWarns() throws {
-        let server = try LoopbackFileServer(routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
+        let server = try LoopbackFileServer(
+            routes: Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) }))
         defer { server.stop() }
         let d = try TempDir()
         var pins = Self.officialPins
         pins["commonsenseqa/train_rand_split.jsonl"] = .provisional(String(repeating: "1", count: 64))
         let lines = LockedLines()
         try downloader(server, into: d.url, pins: pins, log: { lines.append($0) }).download(task: TaskRegistry.commonsenseQA)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: d.url.appendingPathComponent("commonsenseqa/train_rand_split.jsonl").path))
-        XCTAssertTrue(lines.all.contains { $0.contains("train_rand_split.jsonl") && $0.contains(Self.bodies[0].sha256) }, "\(lines.all)")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: d.url.appendingPathComponent("commonsenseqa/train_rand_split.jsonl").path))
+        XCTAssertTrue(
+            lines.all.contains { $0.contains("train_rand_split.jsonl") && $0.contains(Self.bodies[0].sha256) }, "\(lines.all)")
     }
 
     func testAConnectionDroppedHalfwayLeavesNoPartialFile() throws {
         var routes = Dictionary(uniqueKeysWithValues: Self.bodies.map { ("/" + $0.name, $0.body) })
         routes["/test_rand_split_no_answers.jsonl"] = nil
-        let server = try LoopbackFileServer(routes: routes, cutHalfway: ["/test_rand_split_no_answers.jsonl": Self.bodies[2].body])
+        let server = try LoopbackFileServer(
+            routes: routes, cutHalfway: ["/test_rand_split_no_answers.jsonl": Self.bodies[2].body])
         defer { server.stop() }
         let d = try TempDir()
         // Without a pin the length check alone must catch the cut.
@@ -112,14 +128,21 @@ final class DownloadVerificationTests: XCTestCase {
         zip.arguments = ["-q", "-r", d.url.appendingPathComponent("RTE.zip").path, "RTE"]
         try zip.run()
         zip.waitUntilExit()
-        let server = try LoopbackFileServer(routes: ["/RTE.zip": Array(try Data(contentsOf: d.url.appendingPathComponent("RTE.zip")))])
+        let server = try LoopbackFileServer(routes: [
+            "/RTE.zip": Array(try Data(contentsOf: d.url.appendingPathComponent("RTE.zip")))
+        ])
         defer { server.stop() }
         let cache = d.url.appendingPathComponent("cache")
         let rowsHash = try DatasetDownloader.systemSHA256(d.url.appendingPathComponent("src/RTE/train.tsv"))
         func rte(_ pin: PinnedChecksum) -> DatasetDownloader {
-            DatasetDownloader(cacheDir: cache, timeout: 10, sources: { _ in
-                [DownloadSource(url: server.baseURL.appendingPathComponent("RTE.zip"), destination: "glue/RTE.zip", extractTo: "glue")]
-            }, checksums: ["glue/RTE/dev.tsv": pin], log: { _ in })
+            DatasetDownloader(
+                cacheDir: cache, timeout: 10,
+                sources: { _ in
+                    [
+                        DownloadSource(
+                            url: server.baseURL.appendingPathComponent("RTE.zip"), destination: "glue/RTE.zip", extractTo: "glue")
+                    ]
+                }, checksums: ["glue/RTE/dev.tsv": pin], log: { _ in })
         }
         XCTAssertThrowsError(try rte(.official(String(repeating: "a", count: 64))).download(task: TaskRegistry.rte))
         XCTAssertEqual(contents(cache), [], "a bad member leaves nothing")
@@ -129,24 +152,29 @@ final class DownloadVerificationTests: XCTestCase {
 
     /// The GLUE script's MRPC conversion, run on the real sources, gives files with the official pins.
     func testMRPCConversionOfTheRealSourcesMatchesTheOfficialPins() throws {
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sources = ProcessInfo.processInfo.environment["FREELB_SHARED_DATA"].map { URL(fileURLWithPath: $0) }
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let sources =
+            ProcessInfo.processInfo.environment["FREELB_SHARED_DATA"].map { URL(fileURLWithPath: $0) }
             ?? package.deletingLastPathComponent().appendingPathComponent("shared/data")
         let mrpc = sources.appendingPathComponent("glue/MRPC")
         guard FileManager.default.fileExists(atPath: mrpc.appendingPathComponent("msr_paraphrase_train.txt").path) else {
             throw XCTSkip("SKIPPED: the MRPC sources are not at \(mrpc.path) (set FREELB_SHARED_DATA)")
         }
         let d = try TempDir()
-        try GLUEReader.formatMRPC(trainSource: mrpc.appendingPathComponent("msr_paraphrase_train.txt"),
-                                  testSource: mrpc.appendingPathComponent("msr_paraphrase_test.txt"),
-                                  devIds: mrpc.appendingPathComponent("dev_ids.tsv"), into: d.url)
+        try GLUEReader.formatMRPC(
+            trainSource: mrpc.appendingPathComponent("msr_paraphrase_train.txt"),
+            testSource: mrpc.appendingPathComponent("msr_paraphrase_test.txt"),
+            devIds: mrpc.appendingPathComponent("dev_ids.tsv"), into: d.url)
         for name in ["msr_paraphrase_train.txt", "msr_paraphrase_test.txt", "dev_ids.tsv"] {
-            XCTAssertEqual(try DatasetDownloader.systemSHA256(mrpc.appendingPathComponent(name)),
-                           DatasetDownloader.officialChecksums["glue/MRPC/\(name)"]?.sha256, name)
+            XCTAssertEqual(
+                try DatasetDownloader.systemSHA256(mrpc.appendingPathComponent(name)),
+                DatasetDownloader.officialChecksums["glue/MRPC/\(name)"]?.sha256, name)
         }
         for name in ["train.tsv", "dev.tsv", "test.tsv"] {
-            XCTAssertEqual(try DatasetDownloader.systemSHA256(d.url.appendingPathComponent(name)),
-                           DatasetDownloader.officialChecksums["glue/MRPC/\(name)"]?.sha256, name)
+            XCTAssertEqual(
+                try DatasetDownloader.systemSHA256(d.url.appendingPathComponent(name)),
+                DatasetDownloader.officialChecksums["glue/MRPC/\(name)"]?.sha256, name)
         }
     }
 }
@@ -174,9 +202,9 @@ final class LoopbackFileServer: @unchecked Sendable {
         self.routes = routes
         self.cutHalfway = cutHalfway
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -226,7 +254,9 @@ final class LoopbackFileServer: @unchecked Sendable {
         if let body = routes[path] {
             send(connection, "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n", body)
         } else if let body = cutHalfway[path] {
-            send(connection, "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n", Array(body.prefix(body.count / 2)))
+            send(
+                connection, "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n",
+                Array(body.prefix(body.count / 2)))
         } else {
             send(connection, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", [])
         }
@@ -237,9 +267,9 @@ final class LoopbackFileServer: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             #if canImport(Glibc)
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = bytes[offset...].withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             #else
-            let n = bytes[offset...].withUnsafeBytes { Darwin.send(connection, $0.baseAddress, $0.count, 0) }
+                let n = bytes[offset...].withUnsafeBytes { Darwin.send(connection, $0.baseAddress, $0.count, 0) }
             #endif
             if n <= 0 { return }
             offset += n

@@ -52,8 +52,9 @@ final class MetricsTests: XCTestCase {
     }
 
     func testMNLIMatchedMismatchedAndMultipleChoiceAccuracy() throws {
-        let r = try Metrics.mnli(matchedPredictions: [0, 1, 2, 2], matchedLabels: [0, 1, 2, 0],
-                                 mismatchedPredictions: [1, 1], mismatchedLabels: [1, 0])
+        let r = try Metrics.mnli(
+            matchedPredictions: [0, 1, 2, 2], matchedLabels: [0, 1, 2, 0],
+            mismatchedPredictions: [1, 1], mismatchedLabels: [1, 0])
         XCTAssertEqual(r["accuracy_m"]!, 0.75, accuracy: tol)
         XCTAssertEqual(r["accuracy_mm"]!, 0.5, accuracy: tol)
         XCTAssertEqual(r["accuracy"]!, 0.625, accuracy: tol)
@@ -69,22 +70,26 @@ final class MetricsTests: XCTestCase {
             "cola": ["mcc": 60.5], "sst-2": ["accuracy": 94.9], "mrpc": ["f1": 89.3, "accuracy": 85.4],
             "sts-b": ["pearson": 87.6, "spearman": 86.5], "qqp": ["f1": 72.1, "accuracy": 89.3],
             "mnli": ["accuracy_m": 86.7, "accuracy_mm": 85.9], "qnli": ["accuracy": 92.7], "rte": ["accuracy": 70.1],
-            "wnli": ["accuracy": 65.1], "ax": ["mcc": 39.6],
+            "wnli": ["accuracy": 65.1], "ax": ["mcc": 39.6]
         ]
         XCTAssertEqual(try Metrics.glueScore(results), 80.5, accuracy: 0.05)
         var partial = results
         partial["wnli"] = nil
         assertDataError(try Metrics.glueScore(partial), kind: .invalidArgument, line: nil, field: "results")
-        XCTAssertEqual(try Metrics.glueScore(["sst2": ["accuracy": 0.9], "rte": ["accuracy": 0.7]], requireAll: false),
-                       0.8, accuracy: tol)
+        XCTAssertEqual(
+            try Metrics.glueScore(["sst2": ["accuracy": 0.9], "rte": ["accuracy": 0.7]], requireAll: false),
+            0.8, accuracy: tol)
     }
 
     func testMismatchedSizesAndWrongKindsThrow() {
-        assertDataError(try Metrics.compute(task: TaskRegistry.sst2, predictions: [1], labels: [1, 0]),
-                        kind: .invalidArgument, line: nil, field: "predictions")
-        assertDataError(try Metrics.compute(task: TaskRegistry.stsb, predictions: [1], labels: [1]),
-                        kind: .invalidArgument, line: nil, field: "predictions")
-        assertDataError(try Metrics.compute(task: TaskRegistry.sst2, predictions: [Int](), labels: []),
-                        kind: .invalidArgument, line: nil, field: "predictions")
+        assertDataError(
+            try Metrics.compute(task: TaskRegistry.sst2, predictions: [1], labels: [1, 0]),
+            kind: .invalidArgument, line: nil, field: "predictions")
+        assertDataError(
+            try Metrics.compute(task: TaskRegistry.stsb, predictions: [1], labels: [1]),
+            kind: .invalidArgument, line: nil, field: "predictions")
+        assertDataError(
+            try Metrics.compute(task: TaskRegistry.sst2, predictions: [Int](), labels: []),
+            kind: .invalidArgument, line: nil, field: "predictions")
     }
 }

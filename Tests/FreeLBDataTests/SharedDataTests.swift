@@ -30,7 +30,7 @@ final class SharedDataTests: XCTestCase {
             ("stsb", .train, 5749), ("stsb", .dev, 1500), ("stsb", .test, 1379),
             ("qnli", .dev, 5463), ("qnli", .test, 5463),
             ("rte", .train, 2490), ("rte", .dev, 277), ("rte", .test, 3000),
-            ("wnli", .train, 635), ("wnli", .dev, 71), ("wnli", .test, 146),
+            ("wnli", .train, 635), ("wnli", .dev, 71), ("wnli", .test, 146)
         ]
         for (name, split, rows) in expected {
             let task = try TaskRegistry.task(named: name)
@@ -42,10 +42,16 @@ final class SharedDataTests: XCTestCase {
         }
         // The MRPC sources in the same folder have MRPC's layout (BOM header included).
         let mrpc = dir.appendingPathComponent("glue/MRPC")
-        XCTAssertEqual(try GLUEReader.read(file: mrpc.appendingPathComponent("msr_paraphrase_train.txt"),
-                                           task: TaskRegistry.mrpc, split: .train).count, 4076)
-        XCTAssertEqual(try GLUEReader.read(file: mrpc.appendingPathComponent("msr_paraphrase_test.txt"),
-                                           task: TaskRegistry.mrpc, split: .train).count, 1725)
+        XCTAssertEqual(
+            try GLUEReader.read(
+                file: mrpc.appendingPathComponent("msr_paraphrase_train.txt"),
+                task: TaskRegistry.mrpc, split: .train
+            ).count, 4076)
+        XCTAssertEqual(
+            try GLUEReader.read(
+                file: mrpc.appendingPathComponent("msr_paraphrase_test.txt"),
+                task: TaskRegistry.mrpc, split: .train
+            ).count, 1725)
         XCTAssertEqual(try GLUEReader.readMRPCDevIds(file: mrpc.appendingPathComponent("dev_ids.tsv")).count, 408)
         // Label balance sanity: SST-2 dev has 444 positive of 872 (known GLUE statistic).
         let sst = try GLUEReader.load(task: TaskRegistry.sst2, split: .dev, dataDir: dir)
@@ -59,7 +65,7 @@ final class SharedDataTests: XCTestCase {
             (TaskRegistry.arcChallenge, .train, 1119), (TaskRegistry.arcChallenge, .dev, 299),
             (TaskRegistry.arcChallenge, .test, 1172),
             (TaskRegistry.commonsenseQA, .train, 9741), (TaskRegistry.commonsenseQA, .dev, 1221),
-            (TaskRegistry.commonsenseQA, .test, 1140),
+            (TaskRegistry.commonsenseQA, .test, 1140)
         ]
         for (task, split, rows) in expected {
             let examples = try MultipleChoiceReader.load(task: task, split: split, dataDir: dir)
@@ -68,8 +74,9 @@ final class SharedDataTests: XCTestCase {
                 XCTAssertTrue(examples.allSatisfy { $0.choices.count == 5 }, "CSQA has 5 choices")
                 XCTAssertEqual(examples.allSatisfy { $0.label == nil }, split == .test, "CSQA test has no answers")
             } else {
-                XCTAssertTrue(examples.allSatisfy { (3...5).contains($0.choices.count) && $0.label != nil },
-                              "ARC: 3 to 5 choices, all answered")
+                XCTAssertTrue(
+                    examples.allSatisfy { (3...5).contains($0.choices.count) && $0.label != nil },
+                    "ARC: 3 to 5 choices, all answered")
                 // The CSV release of the same split agrees on ids, choice counts and answers.
                 let csvName = task.fileNames[split]!.replacingOccurrences(of: ".jsonl", with: ".csv")
                 let csv = try MultipleChoiceReader.readARCCSV(
@@ -86,9 +93,10 @@ final class SharedDataTests: XCTestCase {
     func testFormatMRPCReproducesTheGLUEFilesByteForByte() throws {
         let dir = try dataDir().appendingPathComponent("glue/MRPC")
         let out = try TempDir()
-        try GLUEReader.formatMRPC(trainSource: dir.appendingPathComponent("msr_paraphrase_train.txt"),
-                                  testSource: dir.appendingPathComponent("msr_paraphrase_test.txt"),
-                                  devIds: dir.appendingPathComponent("dev_ids.tsv"), into: out.url)
+        try GLUEReader.formatMRPC(
+            trainSource: dir.appendingPathComponent("msr_paraphrase_train.txt"),
+            testSource: dir.appendingPathComponent("msr_paraphrase_test.txt"),
+            devIds: dir.appendingPathComponent("dev_ids.tsv"), into: out.url)
         for name in ["train.tsv", "dev.tsv", "test.tsv"] {
             let made = try Data(contentsOf: out.url.appendingPathComponent(name))
             let official = try Data(contentsOf: dir.appendingPathComponent(name))

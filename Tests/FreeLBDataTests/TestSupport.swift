@@ -14,8 +14,10 @@ struct FakeTokenizer: Tokenizer {
         return 1000 + Int32(h % 999)
     }
 
-    func encode(_ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
-                addSpecialTokens: Bool) -> Encoding {
+    func encode(
+        _ text: String, pair: String?, maxLength: Int?, truncation: TruncationStrategy,
+        addSpecialTokens: Bool
+    ) -> Encoding {
         var a = text.split(whereSeparator: \.isWhitespace)
         var b = pair.map { $0.split(whereSeparator: \.isWhitespace) } ?? []
         let special = addSpecialTokens ? (pair == nil ? 2 : 3) : 0
@@ -75,9 +77,11 @@ final class TempDir {
 }
 
 /// Asserts that `body` throws a `DataError` of `kind` naming `line` and `field` (and the file, when given).
-func assertDataError<T>(_ body: @autoclosure () throws -> T, kind: DataError.Kind, file: URL? = nil, line: Int?,
-                        field: String?, _ message: String = "", sourceFile: StaticString = #filePath,
-                        sourceLine: UInt = #line) {
+func assertDataError<T>(
+    _ body: @autoclosure () throws -> T, kind: DataError.Kind, file: URL? = nil, line: Int?,
+    field: String?, _ message: String = "", sourceFile: StaticString = #filePath,
+    sourceLine: UInt = #line
+) {
     do {
         _ = try body()
         XCTFail("expected DataError.\(kind), nothing thrown. \(message)", file: sourceFile, line: sourceLine)
@@ -87,9 +91,12 @@ func assertDataError<T>(_ body: @autoclosure () throws -> T, kind: DataError.Kin
         XCTAssertEqual(e.field, field, "\(e)", file: sourceFile, line: sourceLine)
         if let file {
             XCTAssertEqual(e.file, file.path, "\(e)", file: sourceFile, line: sourceLine)
-            XCTAssertTrue(e.description.contains(file.path), "description names the file: \(e)", file: sourceFile, line: sourceLine)
+            XCTAssertTrue(
+                e.description.contains(file.path), "description names the file: \(e)", file: sourceFile, line: sourceLine)
         }
-        if let field { XCTAssertTrue(e.description.contains(field), "description names the field: \(e)", file: sourceFile, line: sourceLine) }
+        if let field {
+            XCTAssertTrue(e.description.contains(field), "description names the field: \(e)", file: sourceFile, line: sourceLine)
+        }
     } catch {
         XCTFail("expected DataError, got \(error)", file: sourceFile, line: sourceLine)
     }

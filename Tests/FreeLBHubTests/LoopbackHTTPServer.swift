@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Minimal HTTP/1.1 server on 127.0.0.1 (port chosen by the kernel) for download tests.
@@ -40,9 +40,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         self.routes = routes
         self.deadline = Date().addingTimeInterval(lifetime)
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Failure("socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -146,7 +146,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         var status = "200 OK"
         if let range, range.hasPrefix("bytes="), range.hasSuffix("-"), let n = Int(range.dropFirst(6).dropLast()) {
             if n >= body.count {
-                send(c, status: "416 Range Not Satisfiable", headers: ["Content-Range": "bytes */\(body.count)", "Content-Length": "0"], body: [])
+                send(
+                    c, status: "416 Range Not Satisfiable",
+                    headers: ["Content-Range": "bytes */\(body.count)", "Content-Length": "0"], body: [])
                 return
             }
             start = n
@@ -172,9 +174,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         var off = 0
         while off < bytes.count {
             #if canImport(Glibc)
-            let n = bytes[off...].withUnsafeBytes { Glibc.send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = bytes[off...].withUnsafeBytes { Glibc.send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             #else
-            let n = bytes[off...].withUnsafeBytes { Darwin.send(c, $0.baseAddress, $0.count, 0) }
+                let n = bytes[off...].withUnsafeBytes { Darwin.send(c, $0.baseAddress, $0.count, 0) }
             #endif
             if n <= 0 { return }
             off += n
@@ -185,7 +187,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
 private extension Array where Element == UInt8 {
     var containsHeaderEnd: Bool {
         guard count >= 4 else { return false }
-        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 { return true }
+        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 {
+            return true
+        }
         return false
     }
 }

@@ -15,7 +15,9 @@ final class ModelLocatorTests: XCTestCase {
     /// 200 kB of deterministic bytes standing in for model.safetensors (an LFS file).
     lazy var weights: [UInt8] = {
         var x: UInt32 = 12345
-        return (0..<200_000).map { _ in x = x &* 1_664_525 &+ 1_013_904_223; return UInt8(x >> 24) }
+        return (0..<200_000).map { _ in
+            x = x &* 1_664_525 &+ 1_013_904_223; return UInt8(x >> 24)
+        }
     }()
     var weightsSHA: String { SHA256.hex(SHA256.hash(weights)) }
     var cdnPath: String { "/cdn/\(weightsSHA)" }
@@ -36,12 +38,18 @@ final class ModelLocatorTests: XCTestCase {
         var r: [String: LoopbackHTTPServer.Route] = [:]
         for rev in ["main", commit] {
             let base = "/\(model)/resolve/\(rev)/"
-            r[base + "config.json"] = .init(body: config, headers: ["ETag": "\"\(String(SHA256.hex(SHA256.hash(config)).prefix(40)))\"", "X-Repo-Commit": commit])
-            r[base + "vocab.txt"] = .init(body: vocab, headers: ["ETag": "\"\(String(SHA256.hex(SHA256.hash(vocab)).prefix(40)))\"", "X-Repo-Commit": commit])
-            r[base + "model.safetensors"] = .init(status: 302, headers: [
-                "Location": cdnPath, "X-Repo-Commit": commit,
-                "X-Linked-Etag": "\"\(linkedEtag ?? weightsSHA)\"", "X-Linked-Size": "\(weights.count)",
-            ])
+            r[base + "config.json"] = .init(
+                body: config,
+                headers: ["ETag": "\"\(String(SHA256.hex(SHA256.hash(config)).prefix(40)))\"", "X-Repo-Commit": commit])
+            r[base + "vocab.txt"] = .init(
+                body: vocab,
+                headers: ["ETag": "\"\(String(SHA256.hex(SHA256.hash(vocab)).prefix(40)))\"", "X-Repo-Commit": commit])
+            r[base + "model.safetensors"] = .init(
+                status: 302,
+                headers: [
+                    "Location": cdnPath, "X-Repo-Commit": commit,
+                    "X-Linked-Etag": "\"\(linkedEtag ?? weightsSHA)\"", "X-Linked-Size": "\(weights.count)"
+                ])
         }
         r[cdnPath] = .init(body: weights, headers: ["ETag": "\"cdn\""])
         return r
@@ -78,16 +86,20 @@ final class ModelLocatorTests: XCTestCase {
         XCTAssertEqual(try [UInt8](Data(contentsOf: folder.appendingPathComponent("vocab.txt"))), vocab)
         XCTAssertEqual(try [UInt8](Data(contentsOf: folder.appendingPathComponent("model.safetensors"))), weights)
         // snapshot entries are relative symlinks into blobs/, the LFS blob named by its sha256
-        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("model.safetensors").path),
-                       "../../blobs/\(weightsSHA)")
+        XCTAssertEqual(
+            try FileManager.default.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("model.safetensors").path),
+            "../../blobs/\(weightsSHA)")
         XCTAssertEqual(try String(contentsOf: repoDir.appendingPathComponent("refs/main"), encoding: .utf8), commit)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: repoDir.appendingPathComponent(".no_exist/\(commit)/tokenizer.json").path))
-        XCTAssertFalse(files(in: repoDir).contains { $0.hasSuffix(".incomplete") || $0.contains(".tmp-") }, "\(files(in: repoDir))")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: repoDir.appendingPathComponent(".no_exist/\(commit)/tokenizer.json").path))
+        XCTAssertFalse(
+            files(in: repoDir).contains { $0.hasSuffix(".incomplete") || $0.contains(".tmp-") }, "\(files(in: repoDir))")
 
         // Only loopback requests; revision pinned to the commit after the first HEAD; the LFS GET went to the CDN path.
         let log = s.log
         XCTAssertEqual(log.first, .init(method: "HEAD", path: "/org/tiny/resolve/main/config.json", range: nil))
-        XCTAssertTrue(log.dropFirst().allSatisfy { $0.path.hasPrefix("/org/tiny/resolve/\(commit)/") || $0.path == cdnPath }, "\(log)")
+        XCTAssertTrue(
+            log.dropFirst().allSatisfy { $0.path.hasPrefix("/org/tiny/resolve/\(commit)/") || $0.path == cdnPath }, "\(log)")
         XCTAssertEqual(log.filter { $0.method == "GET" && $0.path == cdnPath }.count, 1)
     }
 
@@ -175,11 +187,16 @@ final class ModelLocatorTests: XCTestCase {
     func testOfflineWithEmptyCacheGivesAnErrorThatSaysHowToFixIt() throws {
         for variable in ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"] {
             XCTAssertThrowsError(try locator(env.merging([variable: "1"]) { $1 }, nil).resolve(model)) { error in
-                guard case let .offlineCacheMiss(m, rev, cache, tried, v)? = error as? HubError else { return XCTFail("\(error)") }
+                guard case let .offlineCacheMiss(m, rev, cache, tried, v)? = error as? HubError else {
+                    return XCTFail("\(error)")
+                }
                 XCTAssertEqual([m, rev, cache, v], [model, "main", hfHome.appendingPathComponent("hub").path, variable])
                 XCTAssertEqual(tried, [repoDir.appendingPathComponent("refs/main").path])
                 let text = "\(error)"
-                for needle in ["offline", "pass a local folder", "unset \(variable)", "pre-populate the cache", "huggingface-cli download org/tiny"] {
+                for needle in [
+                    "offline", "pass a local folder", "unset \(variable)", "pre-populate the cache",
+                    "huggingface-cli download org/tiny"
+                ] {
                     XCTAssertTrue(text.contains(needle), "'\(needle)' missing from: \(text)")
                 }
             }
@@ -197,11 +214,14 @@ final class ModelLocatorTests: XCTestCase {
             XCTAssertEqual(attempts, 2)
             XCTAssertGreaterThan(bytes, 0)
         }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: repoDir.appendingPathComponent("blobs/\(weightsSHA).incomplete").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: repoDir.appendingPathComponent("blobs/\(weightsSHA).incomplete").path))
         XCTAssertEqual(files(in: repoDir.appendingPathComponent("snapshots")), [])
         // A later call resumes and completes once the server behaves.
         s.setRoute(cdnPath, .init(body: weights))
-        XCTAssertEqual(try [UInt8](Data(contentsOf: try locator(env, s).resolve(model).appendingPathComponent("model.safetensors"))), weights)
+        XCTAssertEqual(
+            try [UInt8](Data(contentsOf: try locator(env, s).resolve(model).appendingPathComponent("model.safetensors"))), weights
+        )
     }
 
     func testUnreachableHubWithEmptyCacheNamesTheURL() throws {
@@ -242,10 +262,18 @@ final class ModelLocatorTests: XCTestCase {
         }
         let file = tmp.appendingPathComponent("model.safetensors")
         try Data([0]).write(to: file)
-        XCTAssertThrowsError(try locator(env, nil).resolve(file.path)) { XCTAssertEqual($0 as? HubError, .notAFolder(path: file.path)) }
-        XCTAssertThrowsError(try locator(env, nil).resolve("a/b/c")) { guard case .invalidModelID? = $0 as? HubError else { return XCTFail() } }
-        XCTAssertThrowsError(try locator(env, nil).resolve("org/na me")) { guard case .invalidModelID? = $0 as? HubError else { return XCTFail() } }
-        XCTAssertThrowsError(try locator(env, nil).resolve(model, files: ["../../etc/passwd"])) { guard case .invalidModelID? = $0 as? HubError else { return XCTFail() } }
+        XCTAssertThrowsError(try locator(env, nil).resolve(file.path)) {
+            XCTAssertEqual($0 as? HubError, .notAFolder(path: file.path))
+        }
+        XCTAssertThrowsError(try locator(env, nil).resolve("a/b/c")) {
+            guard case .invalidModelID? = $0 as? HubError else { return XCTFail() }
+        }
+        XCTAssertThrowsError(try locator(env, nil).resolve("org/na me")) {
+            guard case .invalidModelID? = $0 as? HubError else { return XCTFail() }
+        }
+        XCTAssertThrowsError(try locator(env, nil).resolve(model, files: ["../../etc/passwd"])) {
+            guard case .invalidModelID? = $0 as? HubError else { return XCTFail() }
+        }
     }
 
     func testCacheDirectoryPrecedenceMatchesHuggingFaceHub() {
@@ -253,7 +281,8 @@ final class ModelLocatorTests: XCTestCase {
         XCTAssertEqual(HubEnvironment(["HOME": "/h", "XDG_CACHE_HOME": "/x"]).cacheDirectory.path, "/x/huggingface/hub")
         XCTAssertEqual(HubEnvironment(["HOME": "/h", "XDG_CACHE_HOME": "/x", "HF_HOME": "~/hf"]).cacheDirectory.path, "/h/hf/hub")
         XCTAssertEqual(HubEnvironment(["HOME": "/h", "HF_HOME": "/hf", "HF_HUB_CACHE": "/c"]).cacheDirectory.path, "/c")
-        XCTAssertEqual(HubEnvironment(["HOME": "/h", "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy"]).cacheDirectory.path, "/legacy")
+        XCTAssertEqual(
+            HubEnvironment(["HOME": "/h", "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy"]).cacheDirectory.path, "/legacy")
         XCTAssertNil(HubEnvironment(["HF_HUB_OFFLINE": "0"]).offlineVariable)
         XCTAssertEqual(HubEnvironment(["HF_HUB_OFFLINE": "true"]).offlineVariable, "HF_HUB_OFFLINE")
         XCTAssertEqual(HubEnvironment(["TRANSFORMERS_OFFLINE": "1"]).offlineVariable, "TRANSFORMERS_OFFLINE")
@@ -266,7 +295,8 @@ final class ModelLocatorTests: XCTestCase {
         let cache = tmp.appendingPathComponent("hubcache")
         let snap = cache.appendingPathComponent("models--org--tiny/snapshots/\(commit)")
         try FileManager.default.createDirectory(at: snap, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: cache.appendingPathComponent("models--org--tiny/refs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: cache.appendingPathComponent("models--org--tiny/refs"), withIntermediateDirectories: true)
         try Data(commit.utf8).write(to: cache.appendingPathComponent("models--org--tiny/refs/main"))
         try Data(config).write(to: snap.appendingPathComponent("config.json"))
         try Data(weights).write(to: snap.appendingPathComponent("model.safetensors"))

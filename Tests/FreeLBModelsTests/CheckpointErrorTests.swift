@@ -16,8 +16,10 @@ final class CheckpointErrorTests: XCTestCase {
     }
 
     /// Loads `directory` expecting an error; returns its description.
-    func loadError(_ directory: URL, kind: TaskKind = .classification, numLabels: Int? = nil,
-                   file: StaticString = #filePath, line: UInt = #line) -> String {
+    func loadError(
+        _ directory: URL, kind: TaskKind = .classification, numLabels: Int? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> String {
         do {
             _ = try TransformerClassifier.load(from: directory, kind: kind, numLabels: numLabels)
             XCTFail("loading \(directory.lastPathComponent) should fail", file: file, line: line)
@@ -34,8 +36,10 @@ final class CheckpointErrorTests: XCTestCase {
     }
 
     /// Rewrites config.json with `edit` applied, then loads and checks the ConfigurationError.
-    func checkConfigError(_ field: String, _ problem: String, edit: (inout [String: Any]) -> Void,
-                          file: StaticString = #filePath, line: UInt = #line) throws {
+    func checkConfigError(
+        _ field: String, _ problem: String, edit: (inout [String: Any]) -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let directory = try savedTinyBert()
         let url = directory.appendingPathComponent("config.json")
         var json = try readJSONObject(url)
@@ -114,7 +118,9 @@ final class CheckpointErrorTests: XCTestCase {
     /// Every size and id is range-checked before anything is allocated (issue 15).
     func testConfigSizesAndIdsOutsideTheirRangesNameTheField() throws {
         try checkConfigError("num_hidden_layers", "must be in 1...512, found -1") { $0["num_hidden_layers"] = -1 }
-        try checkConfigError("num_labels", "found -3") { $0["num_labels"] = -3; $0["id2label"] = nil }
+        try checkConfigError("num_labels", "found -3") {
+            $0["num_labels"] = -3; $0["id2label"] = nil
+        }
         try checkConfigError("vocab_size", "found 1000000000000") { $0["vocab_size"] = 1_000_000_000_000 }
         try checkConfigError("intermediate_size", "found 1099511627776") { $0["intermediate_size"] = 1 << 40 }
         try checkConfigError("pad_token_id", "must be in 0..<vocab_size") { $0["pad_token_id"] = -3 }
@@ -123,7 +129,9 @@ final class CheckpointErrorTests: XCTestCase {
         try checkConfigError("type_vocab_size", "found 0") { $0["type_vocab_size"] = 0 }
         try checkConfigError("hidden_dropout_prob", "[0, 1)") { $0["hidden_dropout_prob"] = 1.0 }
         try checkConfigError("layer_norm_eps", "positive finite") { $0["layer_norm_eps"] = -1.0 }
-        try checkConfigError("id2label", "outside 0..<num_labels") { $0["num_labels"] = 2; $0["id2label"] = ["0": "a", "7": "b"] }
+        try checkConfigError("id2label", "outside 0..<num_labels") {
+            $0["num_labels"] = 2; $0["id2label"] = ["0": "a", "7": "b"]
+        }
         try checkConfigError("vocab_size", "expected an integer") { $0["vocab_size"] = 1e30 }
     }
 
@@ -193,7 +201,7 @@ final class CheckpointErrorTests: XCTestCase {
 
     func testWeightsWithWrongShapeNameKeyAndBothShapes() throws {
         let directory = try savedTinyBert()
-        let key = "bert.encoder.layer.0.intermediate.dense.weight"   // [32, 16]
+        let key = "bert.encoder.layer.0.intermediate.dense.weight"  // [32, 16]
         let url = try rewriteWeights(directory) { tensors in
             let i = tensors.firstIndex { $0.name == key }!
             tensors[i] = NamedTensor(name: key, shape: [31, 16], values: Array(repeating: 0.5, count: 31 * 16))
@@ -209,15 +217,20 @@ final class CheckpointErrorTests: XCTestCase {
 
     func testWeightsWithUnexpectedKeyNameIt() throws {
         let directory = try savedTinyBert()
-        let key = "bert.encoder.layer.2.output.dense.bias"   // a third layer the 2-layer config lacks
-        let url = try rewriteWeights(directory) { $0.append(NamedTensor(name: key, shape: [16], values: Array(repeating: 0, count: 16))) }
+        let key = "bert.encoder.layer.2.output.dense.bias"  // a third layer the 2-layer config lacks
+        let url = try rewriteWeights(directory) {
+            $0.append(NamedTensor(name: key, shape: [16], values: Array(repeating: 0, count: 16)))
+        }
         assertMentions(loadError(directory), [url.path, "unexpected (1)", key])
     }
 
     func testLabelCountOverrideThatContradictsTheHeadNamesClassifier() throws {
-        let directory = try savedTinyBert()   // classifier.weight [2, 16]
+        let directory = try savedTinyBert()  // classifier.weight [2, 16]
         let message = loadError(directory, numLabels: 5)
-        assertMentions(message, [directory.appendingPathComponent("model.safetensors").path, "classifier.weight", "expected [5, 16]", "found [2, 16]"])
+        assertMentions(
+            message,
+            [directory.appendingPathComponent("model.safetensors").path, "classifier.weight", "expected [5, 16]", "found [2, 16]"]
+        )
     }
 
     func testTruncatedWeightsNameTheFile() throws {

@@ -9,8 +9,10 @@ import FreeLBTensor
 final class CheckpointRoundTripTests: XCTestCase {
     /// Saves `model`, reloads it as `kind`, and checks parameters, logits and hidden states bitwise.
     @discardableResult
-    func roundTrip(_ model: TransformerClassifier, _ input: EncoderInput, file: StaticString = #filePath,
-                   line: UInt = #line) throws -> (reloaded: TransformerClassifier, directory: URL) {
+    func roundTrip(
+        _ model: TransformerClassifier, _ input: EncoderInput, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws -> (reloaded: TransformerClassifier, directory: URL) {
         let directory = try temporaryDirectory(self).appendingPathComponent("checkpoint")
         try model.save(to: directory)
         let (reloaded, from) = (try TransformerClassifier.load(from: directory, kind: model.kind), directory)
@@ -47,8 +49,9 @@ final class CheckpointRoundTripTests: XCTestCase {
         XCTAssertEqual(json["model_type"] as? String, "roberta")
         XCTAssertEqual((json["num_labels"] as? NSNumber)?.intValue, 2)
         XCTAssertEqual(json["id2label"] as? [String: String], ["0": "negative", "1": "positive"])
-        XCTAssertEqual((json["label2id"] as? [String: Any])?.mapValues { ($0 as? NSNumber)?.intValue },
-                       ["negative": 0, "positive": 1])
+        XCTAssertEqual(
+            (json["label2id"] as? [String: Any])?.mapValues { ($0 as? NSNumber)?.intValue },
+            ["negative": 0, "positive": 1])
     }
 
     /// XLM-RoBERTa is RoBERTa's architecture under another model_type: the same parameters give the
@@ -87,7 +90,7 @@ final class CheckpointRoundTripTests: XCTestCase {
 
     func testBertMultipleChoiceRoundTripsBitForBit() throws {
         let model = tinyModel(.bert, kind: .multipleChoice)
-        let input = paddedBatch(pad: 0, typeVocab: 2, choices: 3)   // [3, 3, 7]
+        let input = paddedBatch(pad: 0, typeVocab: 2, choices: 3)  // [3, 3, 7]
         let (reloaded, directory) = try roundTrip(model, input)
         XCTAssertEqual(reloaded(input).logits.shape, [3, 3], "logits [B, C]")
         XCTAssertEqual(reloaded.classifier.weight.shape, [1, 16], "multiple-choice head is Linear(H, 1)")

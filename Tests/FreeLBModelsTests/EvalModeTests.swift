@@ -11,7 +11,8 @@ final class EvalModeTests: XCTestCase {
             (noisy.hiddenDropoutProb, noisy.attentionProbsDropoutProb, noisy.classifierDropout) = (0.5, 0.5, 0.5)
             var silent = noisy
             (silent.hiddenDropoutProb, silent.attentionProbsDropoutProb, silent.classifierDropout) = (0, 0, 0)
-            let a = TransformerClassifier(config: noisy, kind: .classification), b = TransformerClassifier(config: silent, kind: .classification)
+            let a = TransformerClassifier(config: noisy, kind: .classification),
+                b = TransformerClassifier(config: silent, kind: .classification)
             a.initializeWeights(seed: 11)
             b.initializeWeights(seed: 11)
             a.eval()
@@ -21,7 +22,9 @@ final class EvalModeTests: XCTestCase {
             // Same weights and no dropout: bitwise equal (tolerance 0).
             XCTAssertEqual(first.logits.scalars, reference.logits.scalars, "\(type): eval logits equal dropout-free logits")
             XCTAssertEqual(second.logits.scalars, first.logits.scalars, "\(type): repeated eval passes agree")
-            XCTAssertEqual(first.encoder.embeddingOutput.scalars, reference.encoder.embeddingOutput.scalars, "\(type): embedding dropout off")
+            XCTAssertEqual(
+                first.encoder.embeddingOutput.scalars, reference.encoder.embeddingOutput.scalars, "\(type): embedding dropout off"
+            )
         }
     }
 

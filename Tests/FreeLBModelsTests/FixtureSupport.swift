@@ -16,7 +16,9 @@ struct Fixture {
             throw CheckpointError(description: "test resources missing")
         }
         directory = root.appendingPathComponent(name)
-        batch = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("batch.json"))) as! [String: Any]
+        batch =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("batch.json")))
+            as! [String: Any]
         goldens = try SafetensorsFile(url: directory.appendingPathComponent("forward_backward.safetensors"))
     }
 
@@ -24,8 +26,9 @@ struct Fixture {
 
     var input: EncoderInput {
         let ids = ints("input_ids")
-        return EncoderInput(inputIds: ids.values, tokenTypeIds: ints("token_type_ids").values,
-                            attentionMask: ints("attention_mask").values, shape: ids.shape)
+        return EncoderInput(
+            inputIds: ids.values, tokenTypeIds: ints("token_type_ids").values,
+            attentionMask: ints("attention_mask").values, shape: ids.shape)
     }
 
     func golden(_ name: String) throws -> [Float] { try goldens.floats(name) }

@@ -24,7 +24,8 @@ final class HubCacheLoadingTests: XCTestCase {
             let data = try Data(contentsOf: saved.appendingPathComponent(file))
             let blob = SHA256.hex(SHA256.hash(data))
             try data.write(to: blobs.appendingPathComponent(blob))
-            try fm.createSymbolicLink(atPath: snapshot.appendingPathComponent(file).path, withDestinationPath: "../../blobs/\(blob)")
+            try fm.createSymbolicLink(
+                atPath: snapshot.appendingPathComponent(file).path, withDestinationPath: "../../blobs/\(blob)")
         }
         try Data(commit.utf8).write(to: repo.appendingPathComponent("refs/main"))
         return snapshot
@@ -49,8 +50,9 @@ final class HubCacheLoadingTests: XCTestCase {
         _ = try populateCache(home: home, with: tinyModel(.bert, kind: .classification))
         let environment = ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]
         do {
-            _ = try TransformerClassifier.load(from: ModelLocator(environment: environment).resolve("org/unknown-model"),
-                                               kind: .classification)
+            _ = try TransformerClassifier.load(
+                from: ModelLocator(environment: environment).resolve("org/unknown-model"),
+                kind: .classification)
             XCTFail("an uncached id must not load offline")
         } catch let error as HubError {
             guard case let .offlineCacheMiss(model, _, cache, tried, variable) = error else {
@@ -71,10 +73,15 @@ final class HubCacheLoadingTests: XCTestCase {
         let home = try temporaryDirectory(self)
         let snapshot = try populateCache(home: home, with: tinyModel(.bert, kind: .classification))
         try FileManager.default.removeItem(at: snapshot.appendingPathComponent("model.safetensors"))
-        XCTAssertThrowsError(try TransformerClassifier.load(
-            from: ModelLocator(environment: ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]).resolve("org/tiny"),
-            kind: .classification)) { error in
-            guard case .offlineCacheMiss(model: "org/tiny", revision: "main", cache: _, tried: _, variable: "HF_HUB_OFFLINE")? = error as? HubError else {
+        XCTAssertThrowsError(
+            try TransformerClassifier.load(
+                from: ModelLocator(environment: ["HF_HOME": home.path, "HF_HUB_OFFLINE": "1"]).resolve("org/tiny"),
+                kind: .classification)
+        ) { error in
+            guard
+                case .offlineCacheMiss(model: "org/tiny", revision: "main", cache: _, tried: _, variable: "HF_HUB_OFFLINE")? =
+                    error as? HubError
+            else {
                 return XCTFail("expected offlineCacheMiss for org/tiny, got \(error)")
             }
         }

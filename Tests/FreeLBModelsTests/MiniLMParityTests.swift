@@ -21,10 +21,13 @@ final class MiniLMParityTests: XCTestCase {
     /// The checkpoint folder from FREELB_MINILM_DIR, or a visible skip.
     func minilmDirectory() throws -> URL {
         guard let path = ProcessInfo.processInfo.environment["FREELB_MINILM_DIR"], !path.isEmpty else {
-            throw XCTSkip("FREELB_MINILM_DIR is not set: skipping the all-MiniLM-L6-v2 parity test (see MiniLMParityTests.swift for how to get the model)")
+            throw XCTSkip(
+                "FREELB_MINILM_DIR is not set: skipping the all-MiniLM-L6-v2 parity test (see MiniLMParityTests.swift for how to get the model)"
+            )
         }
         let directory = URL(fileURLWithPath: path, isDirectory: true)
-        for file in ["config.json", "model.safetensors"] where !FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path) {
+        for file in ["config.json", "model.safetensors"]
+        where !FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path) {
             throw XCTSkip("FREELB_MINILM_DIR=\(path) has no \(file): skipping the all-MiniLM-L6-v2 parity test")
         }
         return directory
@@ -48,8 +51,9 @@ final class MiniLMParityTests: XCTestCase {
         let forward = try readJSONObject(resources.appendingPathComponent("minilm/forward.json"))
         let goldens = try SafetensorsFile(url: resources.appendingPathComponent("minilm/forward.safetensors"))
         let ids = flatten(forward["input_ids"]!), mask = flatten(forward["attention_mask"]!).values
-        let input = EncoderInput(inputIds: ids.values, tokenTypeIds: flatten(forward["token_type_ids"]!).values,
-                                 attentionMask: mask, shape: ids.shape)
+        let input = EncoderInput(
+            inputIds: ids.values, tokenTypeIds: flatten(forward["token_type_ids"]!).values,
+            attentionMask: mask, shape: ids.shape)
         XCTAssertEqual(ids.shape, [8, 32])
         let (b, t, h) = (8, 32, 384)
 
@@ -65,19 +69,21 @@ final class MiniLMParityTests: XCTestCase {
 
         // Every encoder parameter (pooler included) came from an unprefixed key; position_ids was skipped.
         let encoderParameters = model.namedParameters().filter { !$0.0.hasPrefix("classifier.") }
-        let match = try weights.matchParameters(encoderParameters.map { ExpectedParameter(name: $0.0, shape: $0.1.shape) },
-                                               modelPrefixes: ["bert."])
+        let match = try weights.matchParameters(
+            encoderParameters.map { ExpectedParameter(name: $0.0, shape: $0.1.shape) },
+            modelPrefixes: ["bert."])
         XCTAssertEqual(match.ignored, ["embeddings.position_ids"])
         XCTAssertEqual(match.foundWithoutPrefix.count, encoderParameters.count)
         XCTAssertEqual(encoderParameters.count, weights.names.count - 1)
         for name in ["bert.pooler.dense.weight", "bert.encoder.layer.5.output.LayerNorm.bias"] {
             let parameter = try XCTUnwrap(encoderParameters.first { $0.0 == name }?.1)
-            XCTAssertEqual(parameter.scalars, try weights.floats(String(name.dropFirst("bert.".count))), "\(name) loaded verbatim")
+            XCTAssertEqual(
+                parameter.scalars, try weights.floats(String(name.dropFirst("bert.".count))), "\(name) loaded verbatim")
         }
 
         let output = model.encoder(input)
-        let last = output.lastHiddenState.scalars   // [8, 32, 384]
-        let pooler = model.encoder.pool(output.lastHiddenState).scalars   // [8, 384]
+        let last = output.lastHiddenState.scalars  // [8, 32, 384]
+        let pooler = model.encoder.pool(output.lastHiddenState).scalars  // [8, 384]
         let computed = Date()
 
         var report: [String] = []
@@ -116,8 +122,9 @@ final class MiniLMParityTests: XCTestCase {
         try check("mean_pooled_l2_normalized", normalized)
         try check("pooler_output", pooler)
 
-        print("MiniLM parity (load \(String(format: "%.2f", loaded.timeIntervalSince(started))) s, forward \(String(format: "%.2f", computed.timeIntervalSince(loaded))) s):\n  "
-              + report.joined(separator: "\n  "))
+        print(
+            "MiniLM parity (load \(String(format: "%.2f", loaded.timeIntervalSince(started))) s, forward \(String(format: "%.2f", computed.timeIntervalSince(loaded))) s):\n  "
+                + report.joined(separator: "\n  "))
     }
 
     /// [B, T, H] → tokens 0..3, [B, 4, H]

@@ -21,8 +21,11 @@ final class PyTorchParityTests: XCTestCase {
 
         assertClose(output.logits.scalars, try fixture.golden("logits"), atol: atol, rtol: rtol, "\(name) logits")
         assertClose(loss.scalars, try fixture.golden("loss"), atol: atol, rtol: rtol, "\(name) loss")
-        assertClose(output.encoder.wordEmbeddings.scalars, try fixture.golden("word_embedding_output"), atol: 0, rtol: 0, "\(name) word_embedding_output")
-        assertClose(delta.grad!.scalars, try fixture.golden("grad.word_embedding_output"), atol: atol, rtol: rtol, "\(name) dloss/dE")
+        assertClose(
+            output.encoder.wordEmbeddings.scalars, try fixture.golden("word_embedding_output"), atol: 0, rtol: 0,
+            "\(name) word_embedding_output")
+        assertClose(
+            delta.grad!.scalars, try fixture.golden("grad.word_embedding_output"), atol: atol, rtol: rtol, "\(name) dloss/dE")
         for (i, h) in output.encoder.hiddenStates.enumerated() where fixture.goldens.contains("hidden_states.\(i)") {
             assertClose(h.scalars, try fixture.golden("hidden_states.\(i)"), atol: atol, rtol: rtol, "\(name) hidden_states.\(i)")
         }
@@ -33,10 +36,13 @@ final class PyTorchParityTests: XCTestCase {
             assertClose(pooled.scalars, try fixture.golden("pooler_output"), atol: atol, rtol: rtol, "\(name) pooler_output")
         }
         if fixture.goldens.contains("classifier_dense_tanh_output"), let pooled = output.pooled {
-            assertClose(pooled.scalars, try fixture.golden("classifier_dense_tanh_output"), atol: atol, rtol: rtol, "\(name) head tanh")
+            assertClose(
+                pooled.scalars, try fixture.golden("classifier_dense_tanh_output"), atol: atol, rtol: rtol, "\(name) head tanh")
         }
         if fixture.goldens.contains("embedding_output") {
-            assertClose(output.encoder.embeddingOutput.scalars, try fixture.golden("embedding_output"), atol: atol, rtol: rtol, "\(name) embedding_output")
+            assertClose(
+                output.encoder.embeddingOutput.scalars, try fixture.golden("embedding_output"), atol: atol, rtol: rtol,
+                "\(name) embedding_output")
         }
         let parameters = model.namedParameters()
         var checked = 0
@@ -48,8 +54,9 @@ final class PyTorchParityTests: XCTestCase {
             assertClose(grad, try fixture.golden(key), atol: atol, rtol: rtol, "\(name) \(key)")
             checked += 1
         }
-        XCTAssertEqual(checked, fixture.goldens.names.filter { $0.hasPrefix("grad.") && $0 != "grad.word_embedding_output" }.count,
-                       "\(name): every parameter gradient in the fixture is checked")
+        XCTAssertEqual(
+            checked, fixture.goldens.names.filter { $0.hasPrefix("grad.") && $0 != "grad.word_embedding_output" }.count,
+            "\(name): every parameter gradient in the fixture is checked")
         _ = prefix
     }
 
@@ -58,11 +65,13 @@ final class PyTorchParityTests: XCTestCase {
     }
 
     func testTinyBertRegressionMatchesPyTorch() throws {
-        try checkFixture("tiny-bert-regression", kind: .regression, labels: { .targets(flattenFloats($0.batch["labels"]!)) }, prefix: "bert")
+        try checkFixture(
+            "tiny-bert-regression", kind: .regression, labels: { .targets(flattenFloats($0.batch["labels"]!)) }, prefix: "bert")
     }
 
     func testTinyBertMultipleChoiceMatchesPyTorch() throws {
-        try checkFixture("tiny-bert-multiple-choice", kind: .multipleChoice, labels: { .classes($0.ints("labels").values) }, prefix: "bert")
+        try checkFixture(
+            "tiny-bert-multiple-choice", kind: .multipleChoice, labels: { .classes($0.ints("labels").values) }, prefix: "bert")
     }
 
     func testTinyRobertaMatchesPyTorch() throws {

@@ -6,10 +6,11 @@ import FreeLBTensor
 /// A small random configuration: vocab 50, hidden 16, 2 layers, 2 heads, intermediate 32
 /// (ALBERT: embedding_size 8). RoBERTa uses pad id 1 and one token type, as the HF configs do.
 func tinyConfiguration(_ type: ModelType, numLabels: Int = 2) -> ModelConfiguration {
-    ModelConfiguration(modelType: type, vocabSize: 50, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2,
-                       intermediateSize: 32, maxPositionEmbeddings: 24, typeVocabSize: type == .roberta ? 1 : 2,
-                       layerNormEps: type == .roberta ? 1e-5 : 1e-12, padTokenId: type == .roberta ? 1 : 0,
-                       initializerRange: 0.2, embeddingSize: type == .albert ? 8 : nil, numLabels: numLabels)
+    ModelConfiguration(
+        modelType: type, vocabSize: 50, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2,
+        intermediateSize: 32, maxPositionEmbeddings: 24, typeVocabSize: type == .roberta ? 1 : 2,
+        layerNormEps: type == .roberta ? 1e-5 : 1e-12, padTokenId: type == .roberta ? 1 : 0,
+        initializerRange: 0.2, embeddingSize: type == .albert ? 8 : nil, numLabels: numLabels)
 }
 
 /// A tiny model with HF-style random weights, in eval mode.

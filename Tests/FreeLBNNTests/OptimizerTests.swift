@@ -6,8 +6,9 @@ final class OptimizerTests: XCTestCase {
     /// transformers' get_linear_schedule_with_warmup: lr(s) = base·s/w for s < w, then base·(T−s)/(T−w).
     func testLinearWarmupThenDecay() {
         let schedule = LinearWarmupDecay(baseLearningRate: 1, warmupSteps: 4, totalSteps: 12)
-        XCTAssertEqual((0...12).map { schedule.learningRate(atStep: $0) },
-                       [0, 0.25, 0.5, 0.75, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0])
+        XCTAssertEqual(
+            (0...12).map { schedule.learningRate(atStep: $0) },
+            [0, 0.25, 0.5, 0.75, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0])
         XCTAssertEqual(LinearWarmupDecay(baseLearningRate: 2, warmupSteps: 0, totalSteps: 4).learningRate(atStep: 1), 1.5)
     }
 
@@ -29,7 +30,9 @@ final class OptimizerTests: XCTestCase {
     func testClipGradientNormOfLargeGradientsIsExactOnAnyThreadCount() {
         defer { TensorThreads.setCount(TensorThreads.defaultCount) }
         var generator = SeededGenerator(seed: 7)
-        let gradients = [Tensor.uniform([300, 500], low: -1, high: 1, generator: &generator), Tensor.uniform([37], generator: &generator)]
+        let gradients = [
+            Tensor.uniform([300, 500], low: -1, high: 1, generator: &generator), Tensor.uniform([37], generator: &generator)
+        ]
         let expectedNorm = Float((gradients[0].sumOfSquares() + gradients[1].sumOfSquares()).squareRoot())
         for threads in [1, 2] {
             TensorThreads.setCount(threads)

@@ -23,7 +23,7 @@ final class SafetensorsFixtureTests: XCTestCase {
             ("bert.encoder.layer.1.intermediate.dense.weight", [64, 32]),
             ("bert.encoder.layer.1.output.dense.weight", [32, 64]),
             ("classifier.weight", [3, 32]),
-            ("classifier.bias", [3]),
+            ("classifier.bias", [3])
         ]
         for (name, shape) in shapes {
             XCTAssertEqual(try f.info(name).shape, shape, name)
@@ -36,7 +36,9 @@ final class SafetensorsFixtureTests: XCTestCase {
         XCTAssertFalse(we[32..<64].allSatisfy { $0 == 0 })
         // Literals read once with Python (struct.unpack of the raw bytes); F32 is copied bit for bit.
         XCTAssertEqual(try f.floats("classifier.bias"), [-0.09000275284051895, -0.07954107969999313, 0.05318399891257286])
-        XCTAssertEqual(try f.floats("bert.embeddings.LayerNorm.weight").prefix(4), [0.9535535573959351, 0.8259730339050293, 1.5630245208740234, 1.1402325630187988])
+        XCTAssertEqual(
+            try f.floats("bert.embeddings.LayerNorm.weight").prefix(4),
+            [0.9535535573959351, 0.8259730339050293, 1.5630245208740234, 1.1402325630187988])
     }
 
     func testRewritingTinyBertCheckpointReproducesPythonSafetensorsBytesExactly() throws {
@@ -62,7 +64,7 @@ final class SafetensorsFixtureTests: XCTestCase {
             ("mean_pooled", [8, 384], 2.5858775631380384),
             ("mean_pooled_l2_normalized", [8, 384], 0.4062184608354859),
             ("pooler_output", [8, 384], 0.22687371386070793),
-            ("hidden_states.3.first4", [8, 4, 384], 9.661060906649514),
+            ("hidden_states.3.first4", [8, 4, 384], 9.661060906649514)
         ]
         for (name, shape, maxAbs) in sidecar {
             XCTAssertEqual(try f.info(name).shape, shape, name)
@@ -82,7 +84,8 @@ final class SafetensorsFixtureTests: XCTestCase {
 final class ParameterLoadingTests: TempDirTestCase {
     private func write(_ keys: [(String, [Int])]) throws -> SafetensorsFile {
         let url = dir.appendingPathComponent("ckpt-\(UUID().uuidString).safetensors")
-        try SafetensorsWriter.write(keys.map { NamedTensor(name: $0.0, shape: $0.1, values: (0..<$0.1.reduce(1, *)).map(Float.init)) }, to: url)
+        try SafetensorsWriter.write(
+            keys.map { NamedTensor(name: $0.0, shape: $0.1, values: (0..<$0.1.reduce(1, *)).map(Float.init)) }, to: url)
         return try SafetensorsFile(url: url)
     }
 
@@ -90,7 +93,7 @@ final class ParameterLoadingTests: TempDirTestCase {
         ExpectedParameter(name: "bert.embeddings.word_embeddings.weight", shape: [10, 4]),
         ExpectedParameter(name: "bert.encoder.layer.0.output.dense.bias", shape: [4]),
         ExpectedParameter(name: "classifier.weight", shape: [3, 4]),
-        ExpectedParameter(name: "classifier.bias", shape: [3]),
+        ExpectedParameter(name: "classifier.bias", shape: [3])
     ]
 
     func testTaskModelNamingLoadsAllKeysExactly() throws {
@@ -110,20 +113,26 @@ final class ParameterLoadingTests: TempDirTestCase {
             ("encoder.layer.0.output.dense.bias", [4]),
             ("classifier.weight", [3, 4]), ("classifier.bias", [3]),
             ("embeddings.position_ids", [1, 64]),
-            ("pooler.dense.weight", [4, 4]), ("pooler.dense.bias", [4]),
+            ("pooler.dense.weight", [4, 4]), ("pooler.dense.bias", [4])
         ])
-        let match = try f.matchParameters(expected, modelPrefixes: ["bert."], ignore: SafetensorsFile.defaultIgnoredKeys + ["pooler.*"])
+        let match = try f.matchParameters(
+            expected, modelPrefixes: ["bert."], ignore: SafetensorsFile.defaultIgnoredKeys + ["pooler.*"])
         XCTAssertEqual(match.fileKeys["bert.embeddings.word_embeddings.weight"], "embeddings.word_embeddings.weight")
         XCTAssertEqual(match.fileKeys["classifier.bias"], "classifier.bias")
-        XCTAssertEqual(match.foundWithoutPrefix, ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.output.dense.bias"])
+        XCTAssertEqual(
+            match.foundWithoutPrefix, ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.output.dense.bias"])
         XCTAssertEqual(match.ignored, ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"])
-        XCTAssertEqual(try f.loadParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"])["bert.encoder.layer.0.output.dense.bias"]?.values, [0, 1, 2, 3])
+        XCTAssertEqual(
+            try f.loadParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"])[
+                "bert.encoder.layer.0.output.dense.bias"]?.values, [0, 1, 2, 3])
     }
 
     func testPrefixedIgnorePatternsMatchPrefixedKeys() throws {
-        let f = try write(expected.map { ($0.name, $0.shape) } + [("bert.embeddings.position_ids", [1, 8]), ("bert.pooler.dense.bias", [4])])
-        XCTAssertEqual(try f.matchParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"]).ignored,
-                       ["bert.embeddings.position_ids", "bert.pooler.dense.bias"])
+        let f = try write(
+            expected.map { ($0.name, $0.shape) } + [("bert.embeddings.position_ids", [1, 8]), ("bert.pooler.dense.bias", [4])])
+        XCTAssertEqual(
+            try f.matchParameters(expected, modelPrefixes: ["bert."], ignore: ["embeddings.position_ids", "pooler.*"]).ignored,
+            ["bert.embeddings.position_ids", "bert.pooler.dense.bias"])
     }
 
     func testReportsEveryMissingUnexpectedAndShapeMismatchInOneError() throws {
@@ -132,14 +141,20 @@ final class ParameterLoadingTests: TempDirTestCase {
             ("classifier.weight", [3, 4]),
             ("bert.pooler.dense.bias", [4]),  // unexpected (not ignored by default)
             ("lm_head.bias", [10]),  // unexpected
-            ("bert.embeddings.position_ids", [1, 8]),  // ignored by default
+            ("bert.embeddings.position_ids", [1, 8])  // ignored by default
         ])
         XCTAssertThrowsError(try f.matchParameters(expected, modelPrefixes: ["bert."])) { error in
             guard let e = error as? ParameterMismatchError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.file, f.url.path)
             XCTAssertEqual(e.missing, ["bert.encoder.layer.0.output.dense.bias", "classifier.bias"])
             XCTAssertEqual(e.unexpected, ["bert.pooler.dense.bias", "lm_head.bias"])
-            XCTAssertEqual(e.shapeMismatches, [.init(name: "bert.embeddings.word_embeddings.weight", fileKey: "bert.embeddings.word_embeddings.weight", expected: [10, 4], found: [12, 4])])
+            XCTAssertEqual(
+                e.shapeMismatches,
+                [
+                    .init(
+                        name: "bert.embeddings.word_embeddings.weight", fileKey: "bert.embeddings.word_embeddings.weight",
+                        expected: [10, 4], found: [12, 4])
+                ])
             XCTAssertEqual(e.ambiguous, [])
             XCTAssertTrue(e.description.contains("missing (2)"), e.description)
             XCTAssertTrue(e.description.contains("expected [10, 4], found [12, 4]"), e.description)
@@ -155,8 +170,10 @@ final class ParameterLoadingTests: TempDirTestCase {
 
     func testHeadKeysAreNotMatchedUnderAModelPrefix() throws {
         // `bert.classifier.weight` is not `classifier.weight`: heads never take the model prefix.
-        let f = try write([("bert.embeddings.word_embeddings.weight", [10, 4]), ("bert.encoder.layer.0.output.dense.bias", [4]),
-                           ("bert.classifier.weight", [3, 4]), ("classifier.bias", [3])])
+        let f = try write([
+            ("bert.embeddings.word_embeddings.weight", [10, 4]), ("bert.encoder.layer.0.output.dense.bias", [4]),
+            ("bert.classifier.weight", [3, 4]), ("classifier.bias", [3])
+        ])
         XCTAssertThrowsError(try f.matchParameters(expected, modelPrefixes: ["bert."])) {
             let e = $0 as? ParameterMismatchError
             XCTAssertEqual(e?.missing, ["classifier.weight"])

@@ -24,7 +24,8 @@ final class SafetensorsValidationTests: TempDirTestCase {
         for (name, bytes) in [("empty", [UInt8]()), ("five", [1, 2, 3, 4, 5])] {
             let url = dir.appendingPathComponent(name)
             try Data(bytes).write(to: url)
-            XCTAssertEqual(openError(url), .truncated(file: url.path, fileSize: bytes.count, needed: 8, what: "the 8-byte header length"))
+            XCTAssertEqual(
+                openError(url), .truncated(file: url.path, fileSize: bytes.count, needed: 8, what: "the 8-byte header length"))
         }
     }
 
@@ -43,7 +44,9 @@ final class SafetensorsValidationTests: TempDirTestCase {
 
     func testAbsurdHeaderLengthIsRejectedBeforeReading() throws {
         let url = try rawFile("absurd", header: good, data: [UInt8](repeating: 0, count: 8), headerLengthOverride: UInt64.max)
-        XCTAssertEqual(openError(url), .headerTooLarge(file: url.path, headerLength: UInt64.max, fileSize: 8 + good.utf8.count + 8, limit: 100_000_000))
+        XCTAssertEqual(
+            openError(url),
+            .headerTooLarge(file: url.path, headerLength: UInt64.max, fileSize: 8 + good.utf8.count + 8, limit: 100_000_000))
         // Over the 100 MB limit even if it were smaller than the file (not creating such a file: the limit check comes first).
         let url2 = try rawFile("absurd2", header: good, data: [], headerLengthOverride: 100_000_001)
         guard case .headerTooLarge(_, 100_000_001, _, 100_000_000)? = openError(url2) else { return XCTFail() }
@@ -66,33 +69,43 @@ final class SafetensorsValidationTests: TempDirTestCase {
             (#"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, "a.shape"),
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}}"#, "a.data_offsets"),
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"k":3}}"#, "__metadata__.k"),
-            (#"{"a":7}"#, "a"),
+            (#"{"a":7}"#, "a")
         ]
         for (i, (header, field)) in cases.enumerated() {
             let url = try rawFile("field\(i)", header: header, data: [UInt8](repeating: 0, count: 8))
-            guard case .invalidHeader(url.path, field, _)? = openError(url) else { XCTFail("case \(i): expected field \(field)"); continue }
+            guard case .invalidHeader(url.path, field, _)? = openError(url) else {
+                XCTFail("case \(i): expected field \(field)"); continue
+            }
         }
     }
 
     func testUnknownDtypeNamesTensorAndDtype() throws {
-        let url = try rawFile("dtype", header: #"{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#, data: [UInt8](repeating: 0, count: 16))
+        let url = try rawFile(
+            "dtype", header: #"{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#, data: [UInt8](repeating: 0, count: 16))
         XCTAssertEqual(openError(url), .unknownDtype(file: url.path, tensor: "w", dtype: "F128"))
     }
 
     func testShapeDisagreeingWithByteRange() throws {
         // [3] F32 = 12 bytes, range spans 8.
-        let url = try rawFile("shape", header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8))
-        XCTAssertEqual(openError(url), .shapeByteMismatch(file: url.path, tensor: "w", shape: [3], dtype: "F32", expectedBytes: 12, actualBytes: 8))
+        let url = try rawFile(
+            "shape", header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8))
+        XCTAssertEqual(
+            openError(url),
+            .shapeByteMismatch(file: url.path, tensor: "w", shape: [3], dtype: "F32", expectedBytes: 12, actualBytes: 8))
         // Element count overflowing Int is a header error, not a trap.
-        let url2 = try rawFile("overflow", header: #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8))
+        let url2 = try rawFile(
+            "overflow", header: #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
+            data: [UInt8](repeating: 0, count: 8))
         guard case .invalidHeader(_, "w.shape", _)? = openError(url2) else { return XCTFail() }
         // begin > end
-        let url3 = try rawFile("reversed", header: #"{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8))
+        let url3 = try rawFile(
+            "reversed", header: #"{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8))
         XCTAssertEqual(openError(url3), .offsetsOutOfBounds(file: url3.path, tensor: "w", begin: 8, end: 0, bufferSize: 8))
     }
 
     func testOverlappingOffsets() throws {
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         let url = try rawFile("overlap", header: header, data: [UInt8](repeating: 0, count: 12))
         guard case .nonContiguousOffsets(url.path, "b", let reason)? = openError(url) else { return XCTFail() }
         XCTAssertTrue(reason.contains("overlap tensor 'a'"), reason)
@@ -104,7 +117,8 @@ final class SafetensorsValidationTests: TempDirTestCase {
         guard case .nonContiguousOffsets(url.path, "b", let reason)? = openError(url) else { return XCTFail() }
         XCTAssertTrue(reason.contains("gap of 4 bytes after tensor 'a'"), reason)
 
-        let startGap = try rawFile("startgap", header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: [UInt8](repeating: 0, count: 8))
+        let startGap = try rawFile(
+            "startgap", header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: [UInt8](repeating: 0, count: 8))
         guard case .nonContiguousOffsets(_, "a", _)? = openError(startGap) else { return XCTFail() }
 
         let trailing = try rawFile("trailing", header: good, data: [UInt8](repeating: 0, count: 9))

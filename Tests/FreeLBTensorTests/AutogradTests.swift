@@ -5,8 +5,8 @@ import FreeLBBLAS
 final class AutogradTests: XCTestCase {
     func testBackwardAccumulatesIntoLeavesAcrossPasses() {
         let w = Tensor(shape: [3], values: [1, 2, 3], requiresGrad: true)
-        (w * w).sum().backward()          // d/dw Σw² = 2w
-        (w * w).sum().backward()          // accumulates: 4w
+        (w * w).sum().backward()  // d/dw Σw² = 2w
+        (w * w).sum().backward()  // accumulates: 4w
         XCTAssertEqual(w.grad!.scalars, [4, 8, 12])
         w.zeroGrad()
         XCTAssertNil(w.grad)
@@ -40,10 +40,12 @@ final class AutogradTests: XCTestCase {
     func testSeededRandomIsReproducible() {
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
         XCTAssertEqual(Tensor.normal([5], generator: &a).scalars, Tensor.normal([5], generator: &b).scalars)
-        XCTAssertEqual(Tensor.bernoulli([9], probability: 0.5, generator: &a).scalars,
-                       Tensor.bernoulli([9], probability: 0.5, generator: &b).scalars)
-        XCTAssertEqual(DropoutMask(shape: [100], probability: 0.1, seed: 3).values.scalars,
-                       DropoutMask(shape: [100], probability: 0.1, seed: 3).values.scalars)
+        XCTAssertEqual(
+            Tensor.bernoulli([9], probability: 0.5, generator: &a).scalars,
+            Tensor.bernoulli([9], probability: 0.5, generator: &b).scalars)
+        XCTAssertEqual(
+            DropoutMask(shape: [100], probability: 0.1, seed: 3).values.scalars,
+            DropoutMask(shape: [100], probability: 0.1, seed: 3).values.scalars)
     }
 }
 
@@ -57,8 +59,9 @@ final class GEMMTests: XCTestCase {
                     let a = randomTensor(transA ? [k, m] : [m, k], seed: 1), b = randomTensor(transB ? [n, k] : [k, n], seed: 2)
                     let c = randomTensor([m, n], seed: 3)
                     let original = c.scalars
-                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a.data, lda: transA ? m : k,
-                               b: b.data, ldb: transB ? k : n, beta: 2, c: c.data, ldc: n)
+                    BLAS.sgemm(
+                        transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a.data, lda: transA ? m : k,
+                        b: b.data, ldb: transB ? k : n, beta: 2, c: c.data, ldc: n)
                     for i in 0..<m {
                         for j in 0..<n {
                             var expected = 2 * Double(original[i * n + j])
@@ -67,8 +70,9 @@ final class GEMMTests: XCTestCase {
                                 let bv = transB ? b.data[j * k + p] : b.data[p * n + j]
                                 expected += 0.5 * Double(av) * Double(bv)
                             }
-                            XCTAssertEqual(Double(c.data[i * n + j]), expected, accuracy: 1e-5 * Double(k).squareRoot(),
-                                           "m\(m) n\(n) k\(k) tA\(transA) tB\(transB)")
+                            XCTAssertEqual(
+                                Double(c.data[i * n + j]), expected, accuracy: 1e-5 * Double(k).squareRoot(),
+                                "m\(m) n\(n) k\(k) tA\(transA) tB\(transB)")
                         }
                     }
                 }
@@ -86,10 +90,14 @@ final class GEMMTests: XCTestCase {
                     let a = randomTensor(transA ? [k, m] : [m, k], seed: 4), b = randomTensor(transB ? [n, k] : [k, n], seed: 5)
                     let start = randomTensor([m, n], seed: 6)
                     let split = start.detachedCopy(), single = start.detachedCopy()
-                    layerGEMM(transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, split.data, n, accumulate: true)
-                    gemm(transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, single.data, n, accumulate: true)
+                    layerGEMM(
+                        transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, split.data, n, accumulate: true)
+                    gemm(
+                        transA, transB, m, n, k, a.data, transA ? m : k, b.data, transB ? k : n, single.data, n, accumulate: true)
                     for i in 0..<(m * n) {
-                        XCTAssertEqual(split.data[i], single.data[i], accuracy: 1e-5 * max(1, abs(single.data[i])), "m\(m) n\(n) tA\(transA) tB\(transB)")
+                        XCTAssertEqual(
+                            split.data[i], single.data[i], accuracy: 1e-5 * max(1, abs(single.data[i])),
+                            "m\(m) n\(n) tA\(transA) tB\(transB)")
                     }
                 }
             }

@@ -6,7 +6,9 @@ final class BackwardRuleTests: XCTestCase {
     func testMatmulAllTransposes() {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             let a = randomTensor(ta ? [5, 3] : [3, 5], seed: 1), b = randomTensor(tb ? [4, 5] : [5, 4], seed: 2)
-            checkGradients("matmul ta=\(ta) tb=\(tb)", inputs: [a, b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) }
+            checkGradients("matmul ta=\(ta) tb=\(tb)", inputs: [a, b]) {
+                $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
+            }
         }
         let a3 = randomTensor([2, 3, 5], seed: 3), b = randomTensor([5, 4], seed: 4)
         checkGradients("matmul with leading axes", inputs: [a3, b]) { $0[0].matmul($0[1]) }
@@ -98,7 +100,7 @@ final class BackwardRuleTests: XCTestCase {
 
     func testGatherScatterAdd() {
         let table = randomTensor([6, 4], seed: 24)
-        let ids: [Int32] = [1, 3, 1, 0, 5, 3]   // repeats accumulate; row 0 is padding
+        let ids: [Int32] = [1, 3, 1, 0, 5, 3]  // repeats accumulate; row 0 is padding
         checkGradients("gather", inputs: [table]) { $0[0].gather(ids: ids, shape: [2, 3]) }
         table.zeroGrad()
         table.gather(ids: ids, shape: [2, 3], paddingIndex: 0).sum().backward()

@@ -8,8 +8,10 @@ import XCTest
 /// O(h²·f''') ≈ 1e-4 and round-off/h ≈ 1e-7·|L|/(2h) ≈ 5e-5 for |L| ~ 10, so |analytic − numeric|
 /// ≤ 2e-3 + 2e-2·|numeric| has a wide margin for a correct rule and catches any wrong one (off by a
 /// factor, transposed, missing term).
-func checkGradients(_ name: String, inputs: [Tensor], step: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
-                    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
+func checkGradients(
+    _ name: String, inputs: [Tensor], step: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
+    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor
+) {
     for t in inputs { t.requiringGrad(); t.zeroGrad() }
     var generator = SeededGenerator(seed: 99)
     let probe = f(inputs)

@@ -65,8 +65,9 @@ final class InPlaceTests: XCTestCase {
             let p = start.detachedCopy(), m = Tensor(zeros: [n]), v = Tensor(zeros: [n])
             for (t, g) in gradients.enumerated() {
                 let bias1 = 1 - Float(pow(Double(b1), Double(t + 1))), bias2 = 1 - Float(pow(Double(b2), Double(t + 1)))
-                p.applyAdamW(gradient: g, firstMoment: m, secondMoment: v, learningRate: lr, beta1: b1, beta2: b2,
-                             eps: eps, weightDecay: wd, biasCorrection1: bias1, biasCorrection2: bias2)
+                p.applyAdamW(
+                    gradient: g, firstMoment: m, secondMoment: v, learningRate: lr, beta1: b1, beta2: b2,
+                    eps: eps, weightDecay: wd, biasCorrection1: bias1, biasCorrection2: bias2)
             }
             return p.scalars
         }

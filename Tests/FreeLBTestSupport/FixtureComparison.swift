@@ -25,8 +25,10 @@ public func flattenFloats(_ value: Any) -> [Float] {
 }
 
 /// Asserts |a − b| ≤ atol + rtol·|b| elementwise and reports the largest deviation.
-public func assertClose(_ actual: [Float], _ expected: [Float], atol: Float, rtol: Float, _ what: String,
-                        file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: [Float], _ expected: [Float], atol: Float, rtol: Float, _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.count, expected.count, "\(what): element count", file: file, line: line)
     var worst: Float = 0, worstIndex = 0
     for i in 0..<min(actual.count, expected.count) {
@@ -34,7 +36,8 @@ public func assertClose(_ actual: [Float], _ expected: [Float], atol: Float, rto
         if excess > worst { worst = excess; worstIndex = i }
     }
     if worst > atol {
-        XCTFail("\(what): index \(worstIndex) got \(actual[worstIndex]), expected \(expected[worstIndex]) (excess \(worst) > atol \(atol))",
-                file: file, line: line)
+        XCTFail(
+            "\(what): index \(worstIndex) got \(actual[worstIndex]), expected \(expected[worstIndex]) (excess \(worst) > atol \(atol))",
+            file: file, line: line)
     }
 }

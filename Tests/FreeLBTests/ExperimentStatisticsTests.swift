@@ -6,15 +6,16 @@ import XCTest
 final class ExperimentStatisticsTests: XCTestCase {
     /// Every opened group and document is closed, and text is escaped.
     func assertBalanced(_ svg: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(svg.components(separatedBy: "<g ").count, svg.components(separatedBy: "</g>").count, file: file, line: line)
+        XCTAssertEqual(
+            svg.components(separatedBy: "<g ").count, svg.components(separatedBy: "</g>").count, file: file, line: line)
         XCTAssertEqual(svg.components(separatedBy: "<svg ").count, 2, file: file, line: line)
         XCTAssertTrue(svg.hasSuffix("</svg>\n"), file: file, line: line)
     }
 
     func testSignTestPValuesAreExactBinomialTails() {
-        XCTAssertEqual(ExperimentReport.signTestPValue([1, 2, 3]), 0.25, accuracy: 1e-12)          // 2 · 1/8
+        XCTAssertEqual(ExperimentReport.signTestPValue([1, 2, 3]), 0.25, accuracy: 1e-12)  // 2 · 1/8
         XCTAssertEqual(ExperimentReport.signTestPValue([1, 2, 3, 4, 5]), 0.0625, accuracy: 1e-12)  // 2 · 1/32
-        XCTAssertEqual(ExperimentReport.signTestPValue([1, -1, 2]), 1, accuracy: 1e-12)            // 2 · 4/8, capped
+        XCTAssertEqual(ExperimentReport.signTestPValue([1, -1, 2]), 1, accuracy: 1e-12)  // 2 · 4/8, capped
         XCTAssertEqual(ExperimentReport.signTestPValue([3, 2, -1, 4, 5]), 0.375, accuracy: 1e-12)  // 2 · 6/32
         XCTAssertEqual(ExperimentReport.signTestPValue([0, 0]), 1)
     }
@@ -35,20 +36,24 @@ final class ExperimentStatisticsTests: XCTestCase {
 
     func report() -> ExperimentReport {
         func cell(_ method: String, _ seed: UInt64, _ score: Double) -> ExperimentCell {
-            ExperimentCell(task: "rte", method: method, seed: seed, summary: RunSummary(
-                task: "rte", method: method, seed: seed, steps: 10, interrupted: false, wallSeconds: 60, resumedFromStep: nil,
-                wallSecondsIncomplete: nil, mainMetric: "accuracy", bestMetric: score, bestStep: 10, finalMetrics: [:]))
+            ExperimentCell(
+                task: "rte", method: method, seed: seed,
+                summary: RunSummary(
+                    task: "rte", method: method, seed: seed, steps: 10, interrupted: false, wallSeconds: 60, resumedFromStep: nil,
+                    wallSecondsIncomplete: nil, mainMetric: "accuracy", bestMetric: score, bestStep: 10, finalMetrics: [:]))
         }
-        let cells = [cell("vanilla", 1, 0.50), cell("vanilla", 2, 0.55), cell("vanilla", 3, 0.60),
-                     cell("freelb", 1, 0.52), cell("freelb", 2, 0.58), cell("freelb", 3, 0.61)]
+        let cells = [
+            cell("vanilla", 1, 0.50), cell("vanilla", 2, 0.55), cell("vanilla", 3, 0.60),
+            cell("freelb", 1, 0.52), cell("freelb", 2, 0.58), cell("freelb", 3, 0.61)
+        ]
         return ExperimentReport(cells: cells, tasks: ["rte"], methods: ["vanilla", "freelb"], seeds: [1, 2, 3])
     }
 
     func testMarkdownHasTheIntervalsAndPValues() {
         let markdown = report().markdown()
         XCTAssertTrue(markdown.contains("95% paired bootstrap interval"), markdown)
-        XCTAssertTrue(markdown.contains("p=0.25"), markdown)       // freelb higher on 3 of 3 seeds
-        XCTAssertTrue(markdown.contains(" *"), markdown)           // +1..+3 on every seed
+        XCTAssertTrue(markdown.contains("p=0.25"), markdown)  // freelb higher on 3 of 3 seeds
+        XCTAssertTrue(markdown.contains(" *"), markdown)  // +1..+3 on every seed
     }
 
     func testOneFigurePerTaskWithEverySeedAndTheIntervals() throws {

@@ -13,9 +13,10 @@ final class OverfitTests: XCTestCase {
     func overfit(_ method: TrainingStep, file: StaticString = #filePath, line: UInt = #line) {
         let model = TinyTask.model(seed: 11, dropout: 0.1)
         let steps = 160
-        let state = TrainingState(model: model, optimizer: AdamW(learningRate: 3e-3, weightDecay: 0.01),
-                                  schedule: LinearWarmupDecay(baseLearningRate: 3e-3, warmupSteps: 10, totalSteps: steps),
-                                  maxGradNorm: 1, seed: 2)
+        let state = TrainingState(
+            model: model, optimizer: AdamW(learningRate: 3e-3, weightDecay: 0.01),
+            schedule: LinearWarmupDecay(baseLearningRate: 3e-3, warmupSteps: 10, totalSteps: steps),
+            maxGradNorm: 1, seed: 2)
         Trainer(state: state, method: method).run(totalSteps: steps, epochBatches: { _ in self.data })
         XCTAssertEqual(TinyTask.accuracy(model, data), 1.0, "\(method.name) training accuracy", file: file, line: line)
     }

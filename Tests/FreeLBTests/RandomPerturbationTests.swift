@@ -26,8 +26,9 @@ final class RandomPerturbationTests: XCTestCase {
         for (pass, delta) in deltas.enumerated() {
             for example in 0..<b {
                 let row = Array(delta.scalars[(example * t * width)..<((example + 1) * t * width)])
-                XCTAssertEqual(row.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), Double(radius), accuracy: 1e-6,
-                               "pass \(pass) example \(example)")
+                XCTAssertEqual(
+                    row.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), Double(radius), accuracy: 1e-6,
+                    "pass \(pass) example \(example)")
                 for token in 0..<t where batch.input.attentionMask[example * t + token] == 0 {
                     XCTAssertTrue(row[(token * width)..<((token + 1) * width)].allSatisfy { $0 == 0 }, "padding moved")
                 }
@@ -43,7 +44,7 @@ final class RandomPerturbationTests: XCTestCase {
         _ = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: a)
         _ = RandomPerturbationStep(radius: radius, steps: 3).step([batch], state: b)
         XCTAssertEqual(try XCTUnwrap(a.trace?.deltas).map(\.scalars), try XCTUnwrap(b.trace?.deltas).map(\.scalars))
-        var generator = SeededGenerator(seed: 3 ^ 0xDE17A)   // TrainingState's δ stream for seed 3
+        var generator = SeededGenerator(seed: 3 ^ 0xDE17A)  // TrainingState's δ stream for seed 3
         let mask = PerturbationMask(batch.input, width: 32)
         let first = Perturbation.randomOnSphere(shape: [8, 9, 32], mask: mask, radius: radius, generator: &generator)
         XCTAssertEqual(a.trace?.deltas.first?.scalars, first.scalars)

@@ -34,7 +34,8 @@ final class RobustnessTests: XCTestCase {
             let results = try RobustnessAnalysis.attack(model, examples: examples(), radius: r, settings: settings)
             XCTAssertEqual(results.count, 16)
             for (i, result) in results.enumerated() {
-                XCTAssertLessThanOrEqual(result.maxPerturbationNorm, Double(r) * ballSlack, "example \(i) left the ball of radius \(r)")
+                XCTAssertLessThanOrEqual(
+                    result.maxPerturbationNorm, Double(r) * ballSlack, "example \(i) left the ball of radius \(r)")
                 XCTAssertGreaterThanOrEqual(result.maxLoss, result.cleanLoss, "example \(i), r = \(r): ascent lowered the loss")
                 XCTAssertEqual(result.steps, 40, "no early stop requested")
                 XCTAssertEqual(result.radius, r)
@@ -47,7 +48,9 @@ final class RobustnessTests: XCTestCase {
         let model = trained(steps: 40)
         let settings = AttackSettings(maxSteps: 40, stepSize: 0.02, earlyStop: false, seed: 4)
         let radii: [Float] = [0.05, 0.3, 1]
-        let losses = try radii.map { try RobustnessAnalysis.attack(model, examples: examples(), radius: $0, settings: settings).map(\.maxLoss) }
+        let losses = try radii.map {
+            try RobustnessAnalysis.attack(model, examples: examples(), radius: $0, settings: settings).map(\.maxLoss)
+        }
         for i in 0..<16 {
             // δ0 has the same direction at every radius (one generator per example id), so a larger ball
             // contains more of the same path; 1e-6 absolute allows float32 noise on equal maxima.
@@ -99,7 +102,10 @@ final class RobustnessTests: XCTestCase {
         // Without early stop the same attack runs all steps.
         var full = settings
         full.earlyStop = false
-        XCTAssertTrue(try RobustnessAnalysis.attack(model, examples: examples(), radius: 0.05, settings: full).allSatisfy { $0.steps == 200 })
+        XCTAssertTrue(
+            try RobustnessAnalysis.attack(model, examples: examples(), radius: 0.05, settings: full).allSatisfy {
+                $0.steps == 200
+            })
     }
 
     func testFlatLossInsideTheBallDoesNotStopTheAttack() throws {
@@ -107,8 +113,9 @@ final class RobustnessTests: XCTestCase {
         // (‖δ0‖ ≈ r/√3), and the stop rule ("while δ sits on the sphere") never fires.
         let model = TinyTask.model(seed: 3, dropout: 0)
         model.classifier.weight.fill(0)
-        let results = try RobustnessAnalysis.attack(model, examples: Array(examples().prefix(4)), radius: 0.05,
-                                                    settings: AttackSettings(maxSteps: 80, patience: 10))
+        let results = try RobustnessAnalysis.attack(
+            model, examples: Array(examples().prefix(4)), radius: 0.05,
+            settings: AttackSettings(maxSteps: 80, patience: 10))
         for result in results {
             XCTAssertFalse(result.earlyStopped)
             XCTAssertEqual(result.steps, 80)
@@ -130,7 +137,8 @@ final class RobustnessTests: XCTestCase {
             XCTAssertLessThanOrEqual(result.maxPerturbationNorm, 0.2 * ballSlack, "question \(i)")
             XCTAssertGreaterThan(result.maxLoss, result.cleanLoss, "question \(i)")
             let alone = try RobustnessAnalysis.attack(model, examples: [questions[i]], radius: 0.2, settings: settings)[0]
-            XCTAssertEqual(alone.maxLoss, result.maxLoss, accuracy: 1e-4 * max(1, alone.maxLoss), "question \(i) batched vs alone")
+            XCTAssertEqual(
+                alone.maxLoss, result.maxLoss, accuracy: 1e-4 * max(1, alone.maxLoss), "question \(i) batched vs alone")
         }
     }
 
@@ -140,10 +148,10 @@ final class RobustnessTests: XCTestCase {
         let grid = RobustnessAnalysis.radiusGrid(1)
         XCTAssertEqual(grid.count, 22)
         XCTAssertEqual(grid[0], 1)
-        XCTAssertEqual(grid[1], 0.901, accuracy: 1e-7)    // 1 − (1 − 0.01)/10
+        XCTAssertEqual(grid[1], 0.901, accuracy: 1e-7)  // 1 − (1 − 0.01)/10
         XCTAssertEqual(grid[10], 0.01, accuracy: 1e-9)
         XCTAssertEqual(grid[11], 9e-3, accuracy: 1e-9)
-        XCTAssertEqual(grid[12], 8.11e-3, accuracy: 1e-9) // 9e-3 − (9e-3 − 1e-4)/10
+        XCTAssertEqual(grid[12], 8.11e-3, accuracy: 1e-9)  // 9e-3 − (9e-3 − 1e-4)/10
         XCTAssertEqual(grid[21], 1e-4, accuracy: 1e-10)
         XCTAssertEqual(grid, grid.sorted(by: >), "descending")
     }
@@ -159,19 +167,23 @@ final class RobustnessTests: XCTestCase {
             guard let result else {
                 // Correctly classified means clean loss < ln 2; only an example right at the boundary can
                 // exceed ln 2 even at r = 1e-4.
-                let clean = try RobustnessAnalysis.attack(model, examples: [all[i]], radius: 1e-4, settings: settings)[0].cleanLoss
-                XCTAssertGreaterThan(clean, ln2 - 1e-2, "example \(i) has no radius although its clean loss \(clean) is far below ln 2")
+                let clean = try RobustnessAnalysis.attack(model, examples: [all[i]], radius: 1e-4, settings: settings)[0]
+                    .cleanLoss
+                XCTAssertGreaterThan(
+                    clean, ln2 - 1e-2, "example \(i) has no radius although its clean loss \(clean) is far below ln 2")
                 continue
             }
             XCTAssertEqual(result.radius, grid[result.gridIndex])
             XCTAssertLessThanOrEqual(result.anchorAttack.maxLoss, ln2)
             XCTAssertEqual(result.gridIndex == 0, result.largerRadiusMaxLoss == nil)
-            XCTAssertGreaterThan(result.largerRadiusMaxLoss ?? .infinity, ln2, "example \(i): the previous grid value exceeds ln 2")
+            XCTAssertGreaterThan(
+                result.largerRadiusMaxLoss ?? .infinity, ln2, "example \(i): the previous grid value exceeds ln 2")
         }
         // Independent checks (each example alone, not batched) on a few examples below R.
         for i in found.indices.filter({ (found[$0]?.gridIndex ?? 0) > 0 }).prefix(3) {
             let result = try XCTUnwrap(found[i])
-            let single = try XCTUnwrap(try RobustnessAnalysis.findRadius(anchor: model, example: all[i], searchRadius: 1, settings: settings))
+            let single = try XCTUnwrap(
+                try RobustnessAnalysis.findRadius(anchor: model, example: all[i], searchRadius: 1, settings: settings))
             XCTAssertEqual(single.radius, result.radius, "example \(i): batched and single searches agree")
             let here = try RobustnessAnalysis.attack(model, examples: [all[i]], radius: result.radius, settings: settings)[0]
             XCTAssertLessThanOrEqual(here.maxLoss, ln2, "example \(i) at r = \(result.radius)")
@@ -194,28 +206,31 @@ final class RobustnessTests: XCTestCase {
 
     func testSampleSummaryMatchesHandComputedStatistics() {
         let even = SampleSummary([4, 1, 3, 2])
-        XCTAssertEqual(even.median, 2.5)                             // (2 + 3)/2
+        XCTAssertEqual(even.median, 2.5)  // (2 + 3)/2
         XCTAssertEqual(even.mean, 2.5)
-        XCTAssertEqual(even.std, 1.25.squareRoot(), accuracy: 1e-15) // population: Σ(x − 2.5)²/4 = 5/4
+        XCTAssertEqual(even.std, 1.25.squareRoot(), accuracy: 1e-15)  // population: Σ(x − 2.5)²/4 = 5/4
         XCTAssertEqual(even.count, 4)
         let odd = SampleSummary([5, 1, 2])
         XCTAssertEqual(odd.median, 2)
         XCTAssertEqual(odd.mean, 8.0 / 3, accuracy: 1e-15)
-        XCTAssertEqual(odd.std, (26.0 / 9).squareRoot(), accuracy: 1e-15)   // ((7/3)² + (5/3)² + (2/3)²)/3 = 78/27
+        XCTAssertEqual(odd.std, (26.0 / 9).squareRoot(), accuracy: 1e-15)  // ((7/3)² + (5/3)² + (2/3)²)/3 = 78/27
     }
 
     func testCompareKeepsOnlyCommonlyCorrectExamplesAndSummarisesTheirIncrements() throws {
         let strong = trained(steps: 40), mid = trained(steps: 12), weak = trained(steps: 8, seed: 6)
         let models = [(name: "strong", model: strong), (name: "mid", model: mid), (name: "weak", model: weak)]
         let settings = AttackSettings(maxSteps: 40, stepSize: 0.05, batchSize: 5, seed: 3)
-        let report = try RobustnessAnalysis.compare(models: models, anchor: "strong", batches: dev, searchRadius: 1, settings: settings)
+        let report = try RobustnessAnalysis.compare(
+            models: models, anchor: "strong", batches: dev, searchRadius: 1, settings: settings)
 
         // Correctness from the trainer's evaluate() (an independent code path): argmax of eval-mode logits.
         let labels = dev.flatMap { batch -> [Int32] in if case .classes(let c) = batch.labels { return c } else { return [] } }
         var common = Set(0..<16)
         for (_, model) in models {
             let rows = evaluate(model, batches: dev).logits
-            for (i, row) in rows.enumerated() where row.indices.max(by: { row[$0] < row[$1] }) != Int(labels[i]) { common.remove(i) }
+            for (i, row) in rows.enumerated() where row.indices.max(by: { row[$0] < row[$1] }) != Int(labels[i]) {
+                common.remove(i)
+            }
         }
         XCTAssertTrue(common.count < 16 && common.count > 4, "the models disagree on some examples: \(common.count) kept")
         XCTAssertEqual(report.totalExamples, 16)
@@ -257,9 +272,10 @@ final class RobustnessTests: XCTestCase {
     func testReportIsReproducibleFromTheSeedAndSurvivesAJSONRoundTrip() throws {
         let anchor = trained(steps: 40), other = trained(steps: 12)
         func run() throws -> RobustnessReport {
-            try RobustnessAnalysis.compare(models: [("anchor", anchor), ("other", other)], anchor: "anchor",
-                                           batches: [dev[0]], searchRadius: 0.5,
-                                           settings: AttackSettings(maxSteps: 20, stepSize: 0.05, earlyStop: false, seed: 9))
+            try RobustnessAnalysis.compare(
+                models: [("anchor", anchor), ("other", other)], anchor: "anchor",
+                batches: [dev[0]], searchRadius: 0.5,
+                settings: AttackSettings(maxSteps: 20, stepSize: 0.05, earlyStop: false, seed: 9))
         }
         let report = try run()
         XCTAssertEqual(try run(), report, "same seed, same report")
@@ -282,17 +298,22 @@ final class RobustnessTests: XCTestCase {
         XCTAssertThrowsError(try RobustnessAnalysis.compare(models: [("a", model)], anchor: "b", batches: dev, searchRadius: 1)) {
             XCTAssertEqual($0 as? RobustnessError, .unknownAnchor("b", available: ["a"]))
         }
-        XCTAssertThrowsError(try RobustnessAnalysis.compare(models: [("a", model), ("a", model)], anchor: "a", batches: dev, searchRadius: 1)) {
+        XCTAssertThrowsError(
+            try RobustnessAnalysis.compare(models: [("a", model), ("a", model)], anchor: "a", batches: dev, searchRadius: 1)
+        ) {
             XCTAssertEqual($0 as? RobustnessError, .duplicateModelName("a"))
         }
         let regression = TinyTask.model(seed: 1, dropout: 0, kind: .regression)
         XCTAssertThrowsError(try RobustnessAnalysis.attack(regression, examples: all, radius: 0.1)) {
             XCTAssertEqual($0 as? RobustnessError, .unsupportedTask(model: "model", kind: .regression))
         }
-        XCTAssertThrowsError(try RobustnessExample.split([TrainingBatch(input: dev[0].input, labels: .targets(Array(repeating: 1, count: 8)))])) {
+        XCTAssertThrowsError(
+            try RobustnessExample.split([TrainingBatch(input: dev[0].input, labels: .targets(Array(repeating: 1, count: 8)))])
+        ) {
             XCTAssertEqual($0 as? RobustnessError, .regressionTargets(batch: 0))
         }
-        XCTAssertThrowsError(try RobustnessExample.split([dev[0], TrainingBatch(input: dev[1].input, labels: .classes([1, 0]))])) {
+        XCTAssertThrowsError(try RobustnessExample.split([dev[0], TrainingBatch(input: dev[1].input, labels: .classes([1, 0]))]))
+        {
             XCTAssertEqual($0 as? RobustnessError, .labelCountMismatch(batch: 1, expected: 8, found: 2))
         }
         var bad = all[3]

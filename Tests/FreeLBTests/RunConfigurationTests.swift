@@ -5,7 +5,8 @@ import XCTest
 final class RunConfigurationTests: XCTestCase {
     func testConfigFileOverridesDefaultsAndRejectsUnknownOrMistypedFields() throws {
         let base = RunConfiguration()
-        let merged = try base.merging(json: Data(#"{"learning-rate": 3e-5, "adv-norm": "linf", "method": "pgd"}"#.utf8), file: "c.json")
+        let merged = try base.merging(
+            json: Data(#"{"learning-rate": 3e-5, "adv-norm": "linf", "method": "pgd"}"#.utf8), file: "c.json")
         XCTAssertEqual(merged.learningRate, 3e-5)
         XCTAssertEqual(merged.norm, .linf)
         XCTAssertEqual(merged.method, .pgd)
@@ -26,8 +27,12 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertEqual(Set(declared), Set(RunConfiguration.CodingKeys.allKeys), "settings vs JSON keys")
         let properties = Mirror(reflecting: RunConfiguration()).children.compactMap(\.label)
         XCTAssertEqual(Set(RunConfiguration.settings.map(\.propertyName)), Set(properties), "settings vs stored properties")
-        XCTAssertEqual(RunConfiguration.resumableKeys, ["data-dir", "output-dir", "eval-batch-size", "epochs", "max-steps", "eval-steps",
-                                                        "eval-limit", "on-nonfinite", "nonfinite-skip-limit"])
+        XCTAssertEqual(
+            RunConfiguration.resumableKeys,
+            [
+                "data-dir", "output-dir", "eval-batch-size", "epochs", "max-steps", "eval-steps",
+                "eval-limit", "on-nonfinite", "nonfinite-skip-limit"
+            ])
         XCTAssertTrue(RunConfiguration.helpText("learning-rate").contains("(default: 2e-05) Allowed: a finite number > 0."))
         XCTAssertTrue(RunConfiguration.helpText("eval-steps").contains("(default: every epoch)"))
         XCTAssertFalse(RunConfiguration.helpText("model").contains("default"), "no default for a required setting")
@@ -53,11 +58,14 @@ final class RunConfigurationTests: XCTestCase {
         var longer = a
         longer.maxSteps = 100
         longer.evalSteps = 10
-        XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: a.json, current: longer, folder: URL(fileURLWithPath: "/tmp/x")),
-                         "training longer or evaluating more often is a resume")
+        XCTAssertNoThrow(
+            try FineTuningRun.checkResumable(stored: a.json, current: longer, folder: URL(fileURLWithPath: "/tmp/x")),
+            "training longer or evaluating more often is a resume")
         var changed = a
         changed.stepSize = 0.5
-        XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: a.json, current: changed, folder: URL(fileURLWithPath: "/tmp/x"))) {
+        XCTAssertThrowsError(
+            try FineTuningRun.checkResumable(stored: a.json, current: changed, folder: URL(fileURLWithPath: "/tmp/x"))
+        ) {
             XCTAssertTrue("\($0)".contains("--adv-lr"), "\($0)")
         }
     }
@@ -71,7 +79,9 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: old, current: a, folder: URL(fileURLWithPath: "/tmp/x")))
         var grouped = a
         grouped.groupByLength = true
-        XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: old, current: grouped, folder: URL(fileURLWithPath: "/tmp/x"))) {
+        XCTAssertThrowsError(
+            try FineTuningRun.checkResumable(stored: old, current: grouped, folder: URL(fileURLWithPath: "/tmp/x"))
+        ) {
             XCTAssertTrue("\($0)".contains("--group-by-length"), "\($0)")
         }
     }
@@ -79,14 +89,18 @@ final class RunConfigurationTests: XCTestCase {
     func testARunMovedWithItsCheckoutStillResumes() throws {
         var a = RunConfiguration()
         a.model = "/checkout-a/models/all-MiniLM-L6-v2"; a.task = "rte"; a.outputDir = "/tmp/x"
-        for path in ["/checkout-b/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/", "sentence-transformers/all-MiniLM-L6-v2"] {
+        for path in ["/checkout-b/models/all-MiniLM-L6-v2", "models/all-MiniLM-L6-v2/", "sentence-transformers/all-MiniLM-L6-v2"]
+        {
             var moved = a
             moved.model = path
-            XCTAssertNoThrow(try FineTuningRun.checkResumable(stored: a.json, current: moved, folder: URL(fileURLWithPath: "/tmp/x")), path)
+            XCTAssertNoThrow(
+                try FineTuningRun.checkResumable(stored: a.json, current: moved, folder: URL(fileURLWithPath: "/tmp/x")), path)
         }
         var other = a
         other.model = "/checkout-a/models/bert-base-uncased"
-        XCTAssertThrowsError(try FineTuningRun.checkResumable(stored: a.json, current: other, folder: URL(fileURLWithPath: "/tmp/x"))) {
+        XCTAssertThrowsError(
+            try FineTuningRun.checkResumable(stored: a.json, current: other, folder: URL(fileURLWithPath: "/tmp/x"))
+        ) {
             XCTAssertTrue("\($0)".contains("--model"), "\($0)")
         }
     }

@@ -7,9 +7,10 @@ import FreeLBTensor
 /// [CLS]=2, 3..7 random tokens from 10..<50 (one replaced by 7 for positives), [SEP]=3, padded with 0.
 enum TinyTask {
     static func config(dropout: Float = 0.1, multipleChoice: Bool = false) -> ModelConfiguration {
-        ModelConfiguration(vocabSize: 50, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
-                           hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout, maxPositionEmbeddings: 16,
-                           initializerRange: 0.1, numLabels: 2)
+        ModelConfiguration(
+            vocabSize: 50, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
+            hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout, maxPositionEmbeddings: 16,
+            initializerRange: 0.1, numLabels: 2)
     }
 
     static func model(seed: UInt64 = 1, dropout: Float = 0.1, kind: TaskKind = .classification) -> TransformerClassifier {
@@ -35,8 +36,10 @@ enum TinyTask {
             mask += Array(repeating: 1, count: row.count) + Array(repeating: 0, count: length - row.count)
             labels.append(positive ? 1 : 0)
             if labels.count == batchSize {
-                batches.append(TrainingBatch(input: EncoderInput(inputIds: ids, attentionMask: mask, shape: [batchSize, length]),
-                                             labels: .classes(labels)))
+                batches.append(
+                    TrainingBatch(
+                        input: EncoderInput(inputIds: ids, attentionMask: mask, shape: [batchSize, length]),
+                        labels: .classes(labels)))
                 ids = []; mask = []; labels = []
             }
         }

@@ -32,7 +32,8 @@ final class TrainStepFixtureTests: XCTestCase {
         case "freelb_l2": return try FreeLBStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         case "freelb_l2_noproj": return try FreeLBStep(perturbation: .init(norm: .l2, radius: 0, stepSize: alpha), steps: k)
         case "freelb_linf_sign": return try FreeLBStep(perturbation: .init(norm: .linf, radius: linf, stepSize: alpha), steps: k)
-        case "freelb_linf_maxnorm": return try FreeLBStep(perturbation: .init(norm: .linfMaxnorm, radius: linf, stepSize: alpha), steps: k)
+        case "freelb_linf_maxnorm":
+            return try FreeLBStep(perturbation: .init(norm: .linfMaxnorm, radius: linf, stepSize: alpha), steps: k)
         case "pgd_l2": return PGDStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         case "freeat_l2": return FreeATStep(perturbation: .init(norm: .l2, radius: l2, stepSize: alpha), steps: k)
         default: fatalError("unknown fixture method \(name)")
@@ -42,12 +43,17 @@ final class TrainStepFixtureTests: XCTestCase {
     func run(model modelName: String) throws {
         let folder = Self.resources.appendingPathComponent(modelName)
         let stepsFolder = folder.appendingPathComponent("train_steps")
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: stepsFolder.appendingPathComponent("index.json"))) as! [String: Any]
+        let index =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: stepsFolder.appendingPathComponent("index.json")))
+            as! [String: Any]
         let files = index["files"] as! [String: [String: Any]]
-        let batchJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("batch.json"))) as! [String: Any]
+        let batchJSON =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("batch.json")))
+            as! [String: Any]
         let ids = flatten(batchJSON["input_ids"]!)
-        let input = EncoderInput(inputIds: ids.values, tokenTypeIds: flatten(batchJSON["token_type_ids"]!).values,
-                                 attentionMask: flatten(batchJSON["attention_mask"]!).values, shape: ids.shape)
+        let input = EncoderInput(
+            inputIds: ids.values, tokenTypeIds: flatten(batchJSON["token_type_ids"]!).values,
+            attentionMask: flatten(batchJSON["attention_mask"]!).values, shape: ids.shape)
         let labels = Labels.classes(flatten(batchJSON["labels"]!).values)
         let deltaInit = try SafetensorsFile(url: stepsFolder.appendingPathComponent("delta_init.safetensors"))
         XCTAssertFalse(files.isEmpty)
@@ -56,7 +62,8 @@ final class TrainStepFixtureTests: XCTestCase {
             let golden = try SafetensorsFile(url: stepsFolder.appendingPathComponent(file))
             let model = try TransformerClassifier.load(folder.path, kind: .classification, environment: [:]).model
             model.eval()
-            let optimizer: Optimizer = optimizerName == "sgd" ? SGD(learningRate: 0.1) : AdamW(learningRate: 1e-3, weightDecay: 0.01)
+            let optimizer: Optimizer =
+                optimizerName == "sgd" ? SGD(learningRate: 0.1) : AdamW(learningRate: 1e-3, weightDecay: 0.01)
             let state = TrainingState(model: model, optimizer: optimizer, maxGradNorm: 0)
             let deltaName = (info["delta_init"] as? String) ?? "delta_init"
             let initial = Tensor(shape: input.shape + [model.config.embeddingSize], values: try deltaInit.floats(deltaName))
@@ -70,26 +77,35 @@ final class TrainStepFixtureTests: XCTestCase {
             // FreeAT steps after an AdamW update inherit its ≤ 1.5e-5 parameter differences.
             let trajectoryTolerance: Float = adam && method == "freeat_l2" ? 5e-5 : 1e-6
             for t in 0..<trace.losses.count where golden.contains("loss.\(t)") {
-                assertClose([trace.losses[t]], try golden.floats("loss.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) loss.\(t)")
+                assertClose(
+                    [trace.losses[t]], try golden.floats("loss.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) loss.\(t)")
             }
             for (t, d) in trace.deltas.enumerated() where golden.contains("delta.\(t)") {
-                assertClose(d.scalars, try golden.floats("delta.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) delta.\(t)")
+                assertClose(
+                    d.scalars, try golden.floats("delta.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) delta.\(t)")
             }
             for (t, g) in trace.deltaGradients.enumerated() where golden.contains("delta_grad.\(t)") {
-                assertClose(g.scalars, try golden.floats("delta_grad.\(t)"), atol: trajectoryTolerance, rtol: 1e-5, "\(what) delta_grad.\(t)")
+                assertClose(
+                    g.scalars, try golden.floats("delta_grad.\(t)"), atol: trajectoryTolerance, rtol: 1e-5,
+                    "\(what) delta_grad.\(t)")
             }
-            XCTAssertEqual(trace.deltas.count, golden.names.filter { $0.hasPrefix("delta.") }.count, "\(what): every stored δ is checked")
+            XCTAssertEqual(
+                trace.deltas.count, golden.names.filter { $0.hasPrefix("delta.") }.count, "\(what): every stored δ is checked")
             for (name, p) in model.namedParameters() {
                 let keyBias = name.hasSuffix("attention.self.key.bias")
-                assertClose(p.scalars, try golden.floats("param." + name),
-                            atol: adam ? (keyBias ? 2e-3 : 5e-5) : 1e-6, rtol: adam ? 0 : 1e-5, "\(what) param.\(name)")
+                assertClose(
+                    p.scalars, try golden.floats("param." + name),
+                    atol: adam ? (keyBias ? 2e-3 : 5e-5) : 1e-6, rtol: adam ? 0 : 1e-5, "\(what) param.\(name)")
                 if method == "freeat_l2" {
                     for r in 0..<trace.gradients.count where golden.contains("grad.replay\(r).\(name)") {
-                        assertClose(trace.gradients[r][name]!, try golden.floats("grad.replay\(r).\(name)"),
-                                    atol: trajectoryTolerance, rtol: 1e-5, "\(what) grad.replay\(r).\(name)")
+                        assertClose(
+                            trace.gradients[r][name]!, try golden.floats("grad.replay\(r).\(name)"),
+                            atol: trajectoryTolerance, rtol: 1e-5, "\(what) grad.replay\(r).\(name)")
                     }
                 } else if golden.contains("grad." + name) {
-                    assertClose(trace.gradients.last![name]!, try golden.floats("grad." + name), atol: 1e-6, rtol: 1e-5, "\(what) grad.\(name)")
+                    assertClose(
+                        trace.gradients.last![name]!, try golden.floats("grad." + name), atol: 1e-6, rtol: 1e-5,
+                        "\(what) grad.\(name)")
                 }
             }
             XCTAssertEqual(trace.gradients.count, method == "freeat_l2" ? 3 : 1, "\(what): optimizer updates")

@@ -44,8 +44,9 @@ final class BertTokenizerTests: XCTestCase {
         XCTAssertEqual(b.padTokenId, 0)
         for c in fixture.cases {
             for maxLength in [nil, fixture.max_length] {
-                XCTAssertEqual(a.encode(c.text, pair: c.text_pair, maxLength: maxLength),
-                               b.encode(c.text, pair: c.text_pair, maxLength: maxLength), "case \(c.index)")
+                XCTAssertEqual(
+                    a.encode(c.text, pair: c.text_pair, maxLength: maxLength),
+                    b.encode(c.text, pair: c.text_pair, maxLength: maxLength), "case \(c.index)")
             }
         }
         // The generic entry point picks tokenizer.json, or vocab.txt when that is all there is.
@@ -74,8 +75,10 @@ final class BertTokenizerTests: XCTestCase {
     /// README §4 examples for budget 29 (max_length 32 minus 3 special tokens).
     func testLongestFirstSegmentLengthsFollowTheRustAlgorithm() {
         let s = TruncationStrategy.longestFirst
-        for (input, expected) in [((23, 29), (14, 15)), ((24, 23), (15, 14)), ((36, 4), (25, 4)), ((3, 36), (3, 26)),
-                                  ((10, 10), (10, 10)), ((40, 40), (14, 15))] {
+        for (input, expected) in [
+            ((23, 29), (14, 15)), ((24, 23), (15, 14)), ((36, 4), (25, 4)), ((3, 36), (3, 26)),
+            ((10, 10), (10, 10)), ((40, 40), (14, 15))
+        ] {
             let out = s.truncatedLengths(first: input.0, second: input.1, budget: 29)
             XCTAssertEqual(out.first, expected.0, "\(input)")
             XCTAssertEqual(out.second, expected.1, "\(input)")
@@ -108,8 +111,9 @@ final class BertTokenizerTests: XCTestCase {
         let fixture = try Self.cases.get()
         let tok = try Self.fromVocabTxt.get()
         let c10 = fixture.cases[10]
-        XCTAssertEqual(tok.decode(c10.untruncated_input_ids, skipSpecialTokens: true),
-                       "pneumonoultramicroscopicsilicovolcanoconiosis and antidisestablishmentarianism")
+        XCTAssertEqual(
+            tok.decode(c10.untruncated_input_ids, skipSpecialTokens: true),
+            "pneumonoultramicroscopicsilicovolcanoconiosis and antidisestablishmentarianism")
         XCTAssertEqual(tok.decode(fixture.cases[0].input_ids, skipSpecialTokens: true), "hello, world!")
         XCTAssertEqual(tok.decode(fixture.cases[0].input_ids, skipSpecialTokens: false), "[CLS] hello, world! [SEP]")
     }
@@ -141,7 +145,9 @@ final class BertTokenizerTests: XCTestCase {
             throw XCTSkip("set FREELB_BENCH=1 to run the SST-2 tokenization benchmark")
         }
         let env = ProcessInfo.processInfo.environment["FREELB_DATA"]
-        let data = env.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: #filePath)
+        let data =
+            env.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/data")
         let tsv = data.appendingPathComponent("glue/SST-2/train.tsv")

@@ -17,8 +17,10 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
     }
     static let fromFiles = Result {
         let dir = try Fixtures.resource("bpe-vocab-merges")
-        return rustLike(try ByteLevelBPETokenizer(vocabFile: dir.appendingPathComponent("vocab.json"),
-                                                  mergesFile: dir.appendingPathComponent("merges.txt")))
+        return rustLike(
+            try ByteLevelBPETokenizer(
+                vocabFile: dir.appendingPathComponent("vocab.json"),
+                mergesFile: dir.appendingPathComponent("merges.txt")))
     }
 
     func testSinglesAndPairsMatchIdsTypeIdsMasksTokensAndDecodedStrings() throws {
@@ -36,10 +38,12 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
             // Tokens are the Rust Encoding strings, including " <mask>" for the lstrip match.
             XCTAssertEqual(e.tokens, c.tokens, "case \(c.index) tokens")
             XCTAssertEqual(tok.decode(e.ids, skipSpecialTokens: true), c.decoded, "case \(c.index) decoded")
-            XCTAssertEqual(tok.decode(e.ids, skipSpecialTokens: false), c.decoded_with_special_tokens,
-                           "case \(c.index) decoded with specials")
-            XCTAssertEqual(tok.encode(c.text, pair: c.text_pair, maxLength: nil).ids, c.untruncated_input_ids,
-                           "case \(c.index) untruncated")
+            XCTAssertEqual(
+                tok.decode(e.ids, skipSpecialTokens: false), c.decoded_with_special_tokens,
+                "case \(c.index) decoded with specials")
+            XCTAssertEqual(
+                tok.encode(c.text, pair: c.text_pair, maxLength: nil).ids, c.untruncated_input_ids,
+                "case \(c.index) untruncated")
         }
     }
 
@@ -113,8 +117,9 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
 
     func testPreTokenizerFollowsTheGPT2Pattern() {
         let pre = ByteLevelPreTokenizer()
-        XCTAssertEqual(pre.split("I can't  go!!\t\tnow 42x"),
-                       ["I", " can", "'t", " ", " go", "!!", "\t", "\t", "now", " 42", "x"])
+        XCTAssertEqual(
+            pre.split("I can't  go!!\t\tnow 42x"),
+            ["I", " can", "'t", " ", " go", "!!", "\t", "\t", "now", " 42", "x"])
         XCTAssertEqual(pre.split("a   "), ["a", "   "])
         XCTAssertEqual(ByteLevelAlphabet.encode(Array(" \n\t".utf8)), "ĠĊĉ")
         // A lone continuation byte decodes to one U+FFFD.

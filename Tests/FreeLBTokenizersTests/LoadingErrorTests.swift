@@ -17,11 +17,11 @@ final class LoadingErrorTests: XCTestCase {
     }
 
     private static let validBPE = """
-    {"model": {"type": "BPE", "vocab": {"<s>": 0, "<pad>": 1, "</s>": 2, "a": 3, "b": 4, "ab": 5},
-               "merges": [["a", "b"]]},
-     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
-     "added_tokens": [{"id": 1, "content": "<pad>", "special": true}]}
-    """
+        {"model": {"type": "BPE", "vocab": {"<s>": 0, "<pad>": 1, "</s>": 2, "a": 3, "b": 4, "ab": 5},
+                   "merges": [["a", "b"]]},
+         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
+         "added_tokens": [{"id": 1, "content": "<pad>", "special": true}]}
+        """
 
     func testMalformedTokenizerJSONNamesFileAndField() throws {
         let dir = try makeTemporaryDirectory(self)
@@ -35,54 +35,74 @@ final class LoadingErrorTests: XCTestCase {
             XCTAssertTrue(reason.hasPrefix("invalid JSON"), reason)
         }
         let p = try write("[1, 2]", "t1.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: p) },
-                    .malformedFile(path: p.path, field: "<file>", reason: "top level is not a JSON object"))
+        assertError(
+            { try loadTokenizer(tokenizerJSON: p) },
+            .malformedFile(path: p.path, field: "<file>", reason: "top level is not a JSON object"))
         let noModel = try write("{\"version\": \"1.0\"}", "t2.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: noModel) },
-                    .malformedFile(path: noModel.path, field: "model", reason: "expected an object, found missing"))
+        assertError(
+            { try loadTokenizer(tokenizerJSON: noModel) },
+            .malformedFile(path: noModel.path, field: "model", reason: "expected an object, found missing"))
         let unigram = try write("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "t3.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: unigram) },
-                    .malformedFile(path: unigram.path, field: "model.unk_id",
-                                   reason: "expected the id of the unknown piece, found missing"))
+        assertError(
+            { try loadTokenizer(tokenizerJSON: unigram) },
+            .malformedFile(
+                path: unigram.path, field: "model.unk_id",
+                reason: "expected the id of the unknown piece, found missing"))
         let badId = try write(Self.validBPE.replacingOccurrences(of: "\"ab\": 5", with: "\"ab\": \"five\""), "t4.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: badId) },
-                    .malformedFile(path: badId.path, field: "model.vocab.ab",
-                                   reason: "expected a non-negative integer id, found string \"five\""))
-        let badMerge = try write(Self.validBPE.replacingOccurrences(of: "[[\"a\", \"b\"]]", with: "[[\"a\", \"c\"]]"),
-                                 "t5.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: badMerge) },
-                    .missingToken(path: badMerge.path, token: "c", context: "right side of merge #1"))
-        let shortMerge = try write(Self.validBPE.replacingOccurrences(of: "[[\"a\", \"b\"]]", with: "[[\"a\"]]"),
-                                   "t6.json", in: dir)
-        assertError({ try loadTokenizer(tokenizerJSON: shortMerge) },
-                    .malformedFile(path: shortMerge.path, field: "model.merges[0]",
-                                   reason: "expected [left, right], found 1 elements"))
+        assertError(
+            { try loadTokenizer(tokenizerJSON: badId) },
+            .malformedFile(
+                path: badId.path, field: "model.vocab.ab",
+                reason: "expected a non-negative integer id, found string \"five\""))
+        let badMerge = try write(
+            Self.validBPE.replacingOccurrences(of: "[[\"a\", \"b\"]]", with: "[[\"a\", \"c\"]]"),
+            "t5.json", in: dir)
+        assertError(
+            { try loadTokenizer(tokenizerJSON: badMerge) },
+            .missingToken(path: badMerge.path, token: "c", context: "right side of merge #1"))
+        let shortMerge = try write(
+            Self.validBPE.replacingOccurrences(of: "[[\"a\", \"b\"]]", with: "[[\"a\"]]"),
+            "t6.json", in: dir)
+        assertError(
+            { try loadTokenizer(tokenizerJSON: shortMerge) },
+            .malformedFile(
+                path: shortMerge.path, field: "model.merges[0]",
+                reason: "expected [left, right], found 1 elements"))
         // The valid variant loads (the alphabet is incomplete, so unknown bytes are dropped as in Rust).
         let ok = try write(Self.validBPE, "t7.json", in: dir)
-        XCTAssertEqual(try loadTokenizer(tokenizerJSON: ok).encode("ab", pair: nil, maxLength: nil,
-                                                                  truncation: .longestFirst, addSpecialTokens: false).ids, [5])
+        XCTAssertEqual(
+            try loadTokenizer(tokenizerJSON: ok).encode(
+                "ab", pair: nil, maxLength: nil,
+                truncation: .longestFirst, addSpecialTokens: false
+            ).ids, [5])
     }
 
     func testMalformedVocabFilesNameFileAndLine() throws {
         let dir = try makeTemporaryDirectory(self)
         let empty = try write("", "vocab.txt", in: dir)
-        assertError({ try loadTokenizer(directory: dir) },
-                    .malformedFile(path: empty.path, field: "<file>", reason: "vocabulary is empty"))
+        assertError(
+            { try loadTokenizer(directory: dir) },
+            .malformedFile(path: empty.path, field: "<file>", reason: "vocabulary is empty"))
         let noUnk = try write("[PAD]\n[CLS]\n[SEP]\nhello\n", "vocab.txt", in: dir)
-        assertError({ try BertTokenizer(directory: dir) },
-                    .missingToken(path: noUnk.path, token: "[UNK]", context: "WordPiece unk_token"))
+        assertError(
+            { try BertTokenizer(directory: dir) },
+            .missingToken(path: noUnk.path, token: "[UNK]", context: "WordPiece unk_token"))
         let config = try write("{\"do_lower_case\": \"yes\"}", "tokenizer_config.json", in: dir)
         _ = try write("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", "vocab.txt", in: dir)
-        assertError({ try BertTokenizer(directory: dir) },
-                    .malformedFile(path: config.path, field: "do_lower_case",
-                                   reason: "expected a boolean, found string \"yes\""))
+        assertError(
+            { try BertTokenizer(directory: dir) },
+            .malformedFile(
+                path: config.path, field: "do_lower_case",
+                reason: "expected a boolean, found string \"yes\""))
 
         let bpeDir = try makeTemporaryDirectory(self)
-        _ = try write("{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3, \"<mask>\": 4, \"a\": 5, \"b\": 6, \"ab\": 7}",
-                      "vocab.json", in: bpeDir)
+        _ = try write(
+            "{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3, \"<mask>\": 4, \"a\": 5, \"b\": 6, \"ab\": 7}",
+            "vocab.json", in: bpeDir)
         let merges = try write("#version: 0.2\na b\nab\n", "merges.txt", in: bpeDir)
-        assertError({ try loadTokenizer(directory: bpeDir) },
-                    .malformedLine(path: merges.path, line: 3, reason: "expected 'left right', found 'ab'"))
+        assertError(
+            { try loadTokenizer(directory: bpeDir) },
+            .malformedLine(path: merges.path, line: 3, reason: "expected 'left right', found 'ab'"))
         let dupVocab = try write("{\"a\": 0, \"b\": 0}", "vocab.json", in: bpeDir)
         XCTAssertThrowsError(try loadTokenizer(directory: bpeDir)) { error in
             guard case let .malformedFile(path, _, reason)? = error as? TokenizerError else {

@@ -30,8 +30,9 @@ final class UnicodeVersionTests: XCTestCase {
     }
 
     func testWordPieceDecoderGluesContinuationsBeforeCombiningMarks() throws {
-        let tok = try BertTokenizer(wordPiece: WordPiece(tokens: ["[PAD]", "[UNK]", "e", "##\u{9C0}", "a ."]),
-                                    addedTokens: [], postProcessor: .bert(cls: ("[PAD]", 0), sep: ("[PAD]", 0)))
+        let tok = try BertTokenizer(
+            wordPiece: WordPiece(tokens: ["[PAD]", "[UNK]", "e", "##\u{9C0}", "a ."]),
+            addedTokens: [], postProcessor: .bert(cls: ("[PAD]", 0), sep: ("[PAD]", 0)))
         XCTAssertEqual(tok.decode([2, 3], skipSpecialTokens: true), "e\u{9C0}")
         XCTAssertEqual(wordPieceCleanup("x .\u{301} y ."), "x.\u{301} y.")
     }

@@ -7,8 +7,10 @@ import XCTest
 final class UnigramLoadingErrorTests: XCTestCase {
     private static let vocabulary = #"[["<unk>", 0.0], ["<pad>", 0.0], ["▁a", -1.5], ["a", -2.0], ["b", -2.5]]"#
 
-    private func unigramJSON(model: String = #""type": "Unigram", "unk_id": 0, "vocab": \#(vocabulary)"#,
-                             normalizer: String = "null") -> String {
+    private func unigramJSON(
+        model: String = #""type": "Unigram", "unk_id": 0, "vocab": \#(vocabulary)"#,
+        normalizer: String = "null"
+    ) -> String {
         #"{"model": {\#(model)}, "normalizer": \#(normalizer), "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}}"#
     }
 
@@ -41,16 +43,18 @@ final class UnigramLoadingErrorTests: XCTestCase {
         let url = try makeTemporaryDirectory(self).appendingPathComponent("tokenizer.json")
         try unigramJSON().write(to: url, atomically: true, encoding: .utf8)
         let tok = try loadTokenizer(tokenizerJSON: url)
-        XCTAssertEqual(tok.encode("ab a", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
-                       [2, 4, 2])
+        XCTAssertEqual(
+            tok.encode("ab a", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
+            [2, 4, 2])
         XCTAssertEqual(tok.padTokenId, 1)
         let unigram = try XCTUnwrap(tok as? UnigramTokenizer).unigram
         XCTAssertEqual(unigram.segment("▁ab").tokens, ["▁a", "b"])
         XCTAssertEqual(unigram.segment("▁cca").tokens, ["▁cc", "a"], "unknown stretch fused, keeps its text")
         XCTAssertEqual(unigram.segment("▁cca").ids, [0, 3])
         // "c" is not in the vocabulary: one fused unknown token.
-        XCTAssertEqual(tok.encode("acc", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
-                       [2, 0])
+        XCTAssertEqual(
+            tok.encode("acc", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
+            [2, 0])
     }
 
     func testScoresThatAreNotNumbers() throws {
@@ -129,8 +133,9 @@ final class UnigramLoadingErrorTests: XCTestCase {
         try unigramJSON(normalizer: charsmapNormalizer(Data(blob(unitForA: leaf, strings: table)).base64EncodedString()))
             .write(to: url, atomically: true, encoding: .utf8)
         let tok = try loadTokenizer(tokenizerJSON: url)
-        XCTAssertEqual(tok.encode("a", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
-                       [0, 4], "a -> ▁b: ▁ alone is unknown, then b")
+        XCTAssertEqual(
+            tok.encode("a", pair: nil, maxLength: nil, truncation: .longestFirst, addSpecialTokens: false).ids,
+            [0, 4], "a -> ▁b: ▁ alone is unknown, then b")
     }
 
     func testSentencePieceModelAloneSaysHowToGetATokenizerJSON() throws {
@@ -166,8 +171,9 @@ final class UnigramLoadingErrorTests: XCTestCase {
         try unigramJSON(normalizer: #"{"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "Mystery"}]}"#)
             .write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try loadTokenizer(tokenizerJSON: url)) { error in
-            XCTAssertEqual(error as? TokenizerError,
-                           .unsupported(path: url.path, field: "normalizer.normalizers[1].type", found: "Mystery"))
+            XCTAssertEqual(
+                error as? TokenizerError,
+                .unsupported(path: url.path, field: "normalizer.normalizers[1].type", found: "Mystery"))
         }
     }
 
@@ -195,8 +201,9 @@ final class UnigramLoadingErrorTests: XCTestCase {
     }
 
     private func realCharsmap() throws -> String {
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: try Fixtures.resource("unigram-albert/tokenizer.json"))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: try Fixtures.resource("unigram-albert/tokenizer.json"))) as? [String: Any]
         let steps = (json?["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]]
         return try XCTUnwrap(steps?.first { $0["type"] as? String == "Precompiled" }?["precompiled_charsmap"] as? String)
     }

@@ -51,9 +51,12 @@ final class UnigramTokenizerTests: XCTestCase {
 
     func testGoldenCasesMatchTransformers() throws {
         let golden = try UnigramCases.load()
-        XCTAssertEqual(golden.models.map(\.folder),
-                       ["unigram-albert", "unigram-albert-byte-fallback", "unigram-albert-transformers", "unigram-xlmr",
-                        "unigram-spm-byte-fallback"])
+        XCTAssertEqual(
+            golden.models.map(\.folder),
+            [
+                "unigram-albert", "unigram-albert-byte-fallback", "unigram-albert-transformers", "unigram-xlmr",
+                "unigram-spm-byte-fallback"
+            ])
         var checked = 0
         for model in golden.models {
             var tok = try tokenizer(model.folder)
@@ -61,20 +64,26 @@ final class UnigramTokenizerTests: XCTestCase {
             XCTAssertEqual(tok.vocabularySize, model.vocab_size)
             XCTAssertGreaterThanOrEqual(model.cases.count, 60)
             for (i, c) in model.cases.enumerated() {
-                let label = "\(model.folder) case \(i) \(c.text.debugDescription.prefix(50)) / \(String(describing: c.text_pair).prefix(30))"
+                let label =
+                    "\(model.folder) case \(i) \(c.text.debugDescription.prefix(50)) / \(String(describing: c.text_pair).prefix(30))"
                 let strategy = try XCTUnwrap(TruncationStrategy(rawValue: c.truncation ?? "longest_first"), label)
-                let e = tok.encode(c.text, pair: c.text_pair, maxLength: c.max_length, truncation: strategy,
-                                   addSpecialTokens: true)
+                let e = tok.encode(
+                    c.text, pair: c.text_pair, maxLength: c.max_length, truncation: strategy,
+                    addSpecialTokens: true)
                 XCTAssertEqual(e.ids, c.input_ids, label)
                 XCTAssertEqual(e.typeIds, c.token_type_ids, label)
                 XCTAssertEqual(e.attentionMask, c.attention_mask, label)
-                XCTAssertEqual(tok.encode(c.text, pair: nil, maxLength: nil, truncation: .longestFirst,
-                                          addSpecialTokens: false).ids, c.ids_without_special_tokens, label)
+                XCTAssertEqual(
+                    tok.encode(
+                        c.text, pair: nil, maxLength: nil, truncation: .longestFirst,
+                        addSpecialTokens: false
+                    ).ids, c.ids_without_special_tokens, label)
                 // The Rust backend's untruncated encoding keeps an empty pair segment.
                 var backend = tok
                 backend.emptyPairHandling = .encodeEmptySegment
-                let full = backend.encode(c.text, pair: c.text_pair, maxLength: nil, truncation: .longestFirst,
-                                          addSpecialTokens: true)
+                let full = backend.encode(
+                    c.text, pair: c.text_pair, maxLength: nil, truncation: .longestFirst,
+                    addSpecialTokens: true)
                 XCTAssertEqual(full.ids, c.untruncated_ids, label)
                 XCTAssertEqual(full.tokens, c.untruncated_tokens, label)
                 XCTAssertEqual(tok.decode(c.input_ids, skipSpecialTokens: true), c.decoded, label)
@@ -112,14 +121,17 @@ final class UnigramTokenizerTests: XCTestCase {
         let first = WordSplitter.metaspace(replacement: "▁", prependScheme: .first, split: false)
         XCTAssertEqual(first.split([.init(text: "x y", startsInput: false)]).map(\.text), ["x▁y"])
         XCTAssertEqual(first.split([.init(text: "x y", startsInput: true)]).map(\.text), ["▁x▁y"])
-        XCTAssertEqual(WordSplitter.whitespaceSplit.split([.init(text: " a\tb  c ", startsInput: true)]).map(\.text),
-                       ["a", "b", "c"])
+        XCTAssertEqual(
+            WordSplitter.whitespaceSplit.split([.init(text: " a\tb  c ", startsInput: true)]).map(\.text),
+            ["a", "b", "c"])
         // With prepend_scheme "first", only a word at offset 0 of the input gets the prefix.
         let firstAfterSplit = WordSplitter.sequence([.whitespaceSplit, first])
         XCTAssertEqual(firstAfterSplit.split([.init(text: "x y", startsInput: true)]).map(\.text), ["▁x", "y"])
         XCTAssertEqual(firstAfterSplit.split([.init(text: " x y", startsInput: true)]).map(\.text), ["x", "y"])
-        let decoder = TokenDecoder.sequence([.replace(.literal("▁"), content: " "), .byteFallback, .fuse,
-                                             .strip(content: " ", start: 1, stop: 0)])
+        let decoder = TokenDecoder.sequence([
+            .replace(.literal("▁"), content: " "), .byteFallback, .fuse,
+            .strip(content: " ", start: 1, stop: 0)
+        ])
         XCTAssertEqual(decoder.decodeChain(["▁h", "i", "<0xE2>", "<0x82>", "<0xAC>", "▁x", "<0xFF>"]).joined(), "hi€ x\u{FFFD}")
         XCTAssertEqual(TextNormalizer.strip(left: true, right: false).normalize("  a b  "), "a b  ")
         XCTAssertEqual(TextNormalizer.prepend("▁").normalize("ab"), "▁ab")

@@ -27,15 +27,15 @@ public struct FreeATStep: TrainingStep {
         for _ in 0..<steps {
             model.zeroGrad()
             for (i, batch) in microBatches.enumerated() {
-                dropout.beginBatch()                                    // fresh masks every replay
-                let pass = state.passWithDeltaGradient(batch, delta: deltas[i]) { loss, _ in   // embeddings re-read from θ_t
+                dropout.beginBatch()  // fresh masks every replay
+                let pass = state.passWithDeltaGradient(batch, delta: deltas[i]) { loss, _ in  // embeddings re-read from θ_t
                     loss.scaled(by: 1 / Float(microBatches.count)).backward()
                 }
                 losses.append(pass.loss)
                 guard let g = pass.gradient else { continue }
                 deltas[i] = Perturbation.ascend(pass.leaf, gradient: g, mask: masks[i], config: perturbation)
             }
-            state.optimizerStep()                                       // an update after every replay
+            state.optimizerStep()  // an update after every replay
         }
         if let trace = state.trace, let last = deltas.last { trace.deltas.append(last.detachedCopy()) }
         state.globalStep += 1

@@ -16,8 +16,10 @@ public struct FreeLBStep: TrainingStep {
     public var cleanPass: Bool
 
     /// Throws `MethodConfigurationError` unless steps ≥ 1.
-    public init(perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true,
-                beginStep: Int = 0, cleanPass: Bool = false) throws {
+    public init(
+        perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true,
+        beginStep: Int = 0, cleanPass: Bool = false
+    ) throws {
         guard steps >= 1 else {
             throw MethodConfigurationError.outOfRange(method: "freelb", parameter: "steps", value: Double(steps), allowed: "≥ 1")
         }
@@ -33,26 +35,26 @@ public struct FreeLBStep: TrainingStep {
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         guard state.globalStep >= beginStep else { return VanillaStep().step(microBatches, state: state) }
-        let scale = 1 / (Float(passesPerBatch) * Float(microBatches.count))   // each pass backpropagates loss/K
+        let scale = 1 / (Float(passesPerBatch) * Float(microBatches.count))  // each pass backpropagates loss/K
         var losses: [Float] = []
         state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
-            var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)   // δ0 = init(μ)
+            var delta = state.initialPerturbation(batch.input, mask: mask, config: perturbation)  // δ0 = init(μ)
             if cleanPass { losses.append(VanillaStep.cleanPass(batch, state: state, scale: scale)) }
             for t in 0..<steps {
                 state.model.dropoutController.beginPass()
                 let pass = state.passWithDeltaGradient(batch, delta: delta) { loss, _ in
-                    loss.scaled(by: scale).backward()                   // parameter grads ACCUMULATE
+                    loss.scaled(by: scale).backward()  // parameter grads ACCUMULATE
                 }
                 losses.append(pass.loss)
                 guard let g = pass.gradient else { break }
-                if t == steps - 1 {                                    // the last δ gradient is not used
+                if t == steps - 1 {  // the last δ gradient is not used
                     state.trace?.deltas.append(Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation))
                     break
                 }
                 delta = Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation)
             }
         }
-        state.updateOnce()                                              // ONE parameter update per batch
+        state.updateOnce()  // ONE parameter update per batch
         return StepResult(passLosses: losses)
     }
 }

@@ -26,14 +26,14 @@ public struct PGDStep: TrainingStep {
             for _ in 0..<steps {
                 dropout.beginPass()
                 let pass = state.passWithDeltaGradient(batch, delta: delta) { loss, leaf in
-                    loss.backward(onlyInto: [leaf])                     // δ gradient only
+                    loss.backward(onlyInto: [leaf])  // δ gradient only
                 }
                 guard let g = pass.gradient else { break }
                 delta = Perturbation.ascend(pass.leaf, gradient: g, mask: mask, config: perturbation)
             }
             dropout.beginPass()
             state.trace?.deltas.append(delta.detachedCopy())
-            let loss = state.lossAt(batch, delta: delta)                // descent at δ_K, loss not divided by K
+            let loss = state.lossAt(batch, delta: delta)  // descent at δ_K, loss not divided by K
             losses.append(loss.item)
             state.trace?.losses.append(loss.item)
             loss.scaled(by: 1 / Float(microBatches.count)).backward()

@@ -24,18 +24,19 @@ public struct RandomPerturbationStep: TrainingStep {
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
-        let scale = 1 / (Float(steps) * Float(microBatches.count))     // each pass backpropagates loss/K
+        let scale = 1 / (Float(steps) * Float(microBatches.count))  // each pass backpropagates loss/K
         var losses: [Float] = []
         state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             for _ in 0..<steps {
                 model.dropoutController.beginPass()
-                let delta = Perturbation.randomOnSphere(shape: model.perturbationShape(batch.input), mask: mask,
-                                                        radius: radius, generator: &state.perturbationGenerator)
+                let delta = Perturbation.randomOnSphere(
+                    shape: model.perturbationShape(batch.input), mask: mask,
+                    radius: radius, generator: &state.perturbationGenerator)
                 state.trace?.deltas.append(delta.detachedCopy())
-                let loss = state.lossAt(batch, delta: delta)            // no δ gradient: no ascent
+                let loss = state.lossAt(batch, delta: delta)  // no δ gradient: no ascent
                 losses.append(loss.item)
                 state.trace?.losses.append(loss.item)
-                loss.scaled(by: scale).backward()                       // parameter grads ACCUMULATE
+                loss.scaled(by: scale).backward()  // parameter grads ACCUMULATE
             }
         }
         state.updateOnce()

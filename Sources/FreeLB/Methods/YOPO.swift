@@ -16,8 +16,9 @@ public struct YOPOStep: TrainingStep {
     /// full pass at δ = 0 drives the cheap steps).
     public init(perturbation: PerturbationConfig, steps: Int, innerSteps: Int, reuseDropoutMask: Bool = true) throws {
         guard perturbation.initMagnitude > 0 else {
-            throw MethodConfigurationError.outOfRange(method: "yopo", parameter: "initMagnitude",
-                                                      value: Double(perturbation.initMagnitude), allowed: "> 0")
+            throw MethodConfigurationError.outOfRange(
+                method: "yopo", parameter: "initMagnitude",
+                value: Double(perturbation.initMagnitude), allowed: "> 0")
         }
         self.perturbation = perturbation
         self.steps = steps
@@ -41,7 +42,7 @@ public struct YOPOStep: TrainingStep {
                 losses.append(loss)
                 state.trace?.losses.append(loss)
                 if t == steps { break }
-                for _ in 0..<innerSteps {                               // cheap steps: embeddings + layer 0
+                for _ in 0..<innerSteps {  // cheap steps: embeddings + layer 0
                     dropout.beginPass()
                     let leaf = delta.detachedCopy(requiresGrad: true)
                     let h0 = firstLayer(batch.input, delta: leaf, model: model)
@@ -70,15 +71,20 @@ public struct YOPOStep: TrainingStep {
         let h0 = firstLayer(batch.input, delta: delta, model: model)
         let h0Leaf = h0.detached().requiringGrad()
         var attentions: [Tensor] = [], hidden: [Tensor] = []
-        let top = encoder.runLayers(h0Leaf, keyMask: encoder.keyMask(batch.input), range: 1..<encoder.depth,
-                                    attentions: &attentions, hiddenStates: &hidden)
-        let logits = model.finish(batch.input, EncoderOutput(wordEmbeddings: h0, embeddingOutput: h0, hiddenStates: [top],
-                                                              attentions: [])).logits
+        let top = encoder.runLayers(
+            h0Leaf, keyMask: encoder.keyMask(batch.input), range: 1..<encoder.depth,
+            attentions: &attentions, hiddenStates: &hidden)
+        let logits = model.finish(
+            batch.input,
+            EncoderOutput(
+                wordEmbeddings: h0, embeddingOutput: h0, hiddenStates: [top],
+                attentions: [])
+        ).logits
         let loss = state.noteLoss(model.loss(logits, batch.labels))
         let value = loss.item
-        loss.scaled(by: scale).backward()                               // parameters above layer 0, and p
+        loss.scaled(by: scale).backward()  // parameters above layer 0, and p
         let slope = h0Leaf.grad ?? Tensor(zeros: h0.shape)
-        h0.backward(gradient: slope)                                    // layer 0 and the embeddings
+        h0.backward(gradient: slope)  // layer 0 and the embeddings
         return (value, slope)
     }
 }

@@ -29,10 +29,11 @@ extension RobustnessAnalysis {
         return grid
     }
 
-
     /// The radius of one example (nil when the anchor's max loss exceeds ln 2 at every grid value).
-    public static func findRadius(anchor: TransformerClassifier, example: RobustnessExample, searchRadius: Float,
-                                  settings: AttackSettings = AttackSettings()) throws -> RadiusSearchResult? {
+    public static func findRadius(
+        anchor: TransformerClassifier, example: RobustnessExample, searchRadius: Float,
+        settings: AttackSettings = AttackSettings()
+    ) throws -> RadiusSearchResult? {
         try findRadii(anchor: anchor, examples: [example], searchRadius: searchRadius, settings: settings)[0]
     }
 
@@ -40,15 +41,18 @@ extension RobustnessAnalysis {
     /// without a radius are attacked (with early stop, as docs/method.md §13 asks, whatever `settings.earlyStop`
     /// says), and those whose max loss is ≤ ln 2 take that radius. An attack stops as soon as its loss passes
     /// ln 2, which decides that grid value without changing any radius.
-    public static func findRadii(anchor: TransformerClassifier, examples: [RobustnessExample], searchRadius: Float,
-                                 settings: AttackSettings = AttackSettings(),
-                                 progress: (([String: Any]) -> Void)? = nil) throws -> [RadiusSearchResult?] {
+    public static func findRadii(
+        anchor: TransformerClassifier, examples: [RobustnessExample], searchRadius: Float,
+        settings: AttackSettings = AttackSettings(),
+        progress: (([String: Any]) -> Void)? = nil
+    ) throws -> [RadiusSearchResult?] {
         guard searchRadius >= 1e-2, searchRadius.isFinite else {
-            throw RobustnessError.invalidSetting(field: "searchRadius", value: Double(searchRadius), expected: "≥ 1e-2 and finite")
+            throw RobustnessError.invalidSetting(
+                field: "searchRadius", value: Double(searchRadius), expected: "≥ 1e-2 and finite")
         }
         var search = settings
         search.earlyStop = true
-        search.stopAboveLoss = lossThreshold   // past ln 2 the radius fails whatever the rest of the attack does
+        search.stopAboveLoss = lossThreshold  // past ln 2 the radius fails whatever the rest of the attack does
         var found = [RadiusSearchResult?](repeating: nil, count: examples.count)
         var pending = Array(examples.indices)
         var lastMaxLoss = [Double?](repeating: nil, count: examples.count)
@@ -57,14 +61,17 @@ extension RobustnessAnalysis {
             var still: [Int] = []
             for (i, result) in zip(pending, results) {
                 if result.maxLoss <= lossThreshold {
-                    found[i] = RadiusSearchResult(radius: r, gridIndex: index, anchorAttack: result, largerRadiusMaxLoss: lastMaxLoss[i])
+                    found[i] = RadiusSearchResult(
+                        radius: r, gridIndex: index, anchorAttack: result, largerRadiusMaxLoss: lastMaxLoss[i])
                 } else {
                     lastMaxLoss[i] = result.maxLoss
                     still.append(i)
                 }
             }
-            progress?(["event": "radius", "radius": Double(r), "attacked": pending.count, "found": pending.count - still.count,
-                       "pending": still.count])
+            progress?([
+                "event": "radius", "radius": Double(r), "attacked": pending.count, "found": pending.count - still.count,
+                "pending": still.count
+            ])
             pending = still
         }
         return found

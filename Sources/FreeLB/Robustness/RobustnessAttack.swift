@@ -36,16 +36,21 @@ public enum RobustnessError: Error, CustomStringConvertible, Equatable {
         case .duplicateModelName(let n): return "robustness: model name '\(n)' given twice"
         case .unknownAnchor(let a, let names): return "robustness: anchor '\(a)' is not one of the models \(names)"
         case .unsupportedTask(let m, let k):
-            return "robustness: model '\(m)' is a \(k.rawValue) model; only classification and multiple choice have a cross-entropy loss"
-        case .labelCountMismatch(let b, let e, let f): return "robustness: batch \(b): field 'labels' has \(f) entries, expected \(e)"
-        case .regressionTargets(let b): return "robustness: batch \(b): field 'labels' holds regression targets, expected class ids"
-        case .unlabelledExample(let b, let e): return "robustness: batch \(b) example \(e): field 'labels' is negative (unlabelled)"
+            return
+                "robustness: model '\(m)' is a \(k.rawValue) model; only classification and multiple choice have a cross-entropy loss"
+        case .labelCountMismatch(let b, let e, let f):
+            return "robustness: batch \(b): field 'labels' has \(f) entries, expected \(e)"
+        case .regressionTargets(let b):
+            return "robustness: batch \(b): field 'labels' holds regression targets, expected class ids"
+        case .unlabelledExample(let b, let e):
+            return "robustness: batch \(b) example \(e): field 'labels' is negative (unlabelled)"
         case .labelOutOfRange(let id, let l, let c): return "robustness: example \(id): field 'labels' is \(l), expected 0..<\(c)"
         case .inconsistentChoices(let id, let e, let f):
             return "robustness: example \(id): field 'input.shape' has \(f) choices, expected \(e) like the others"
         case .invalidSetting(let f, let v, let e): return "robustness: setting '\(f)' is \(v), expected \(e)"
         case .radiusCountMismatch(let e, let r): return "robustness: \(r) radii for \(e) examples"
-        case .noCommonlyCorrectExamples(let n): return "robustness: none of the \(n) examples is classified correctly by every model"
+        case .noCommonlyCorrectExamples(let n):
+            return "robustness: none of the \(n) examples is classified correctly by every model"
         }
     }
 }
@@ -73,7 +78,7 @@ public struct RobustnessExample {
                 throw RobustnessError.labelCountMismatch(batch: index, expected: count, found: labels.count)
             }
             let per = input.inputIds.count / max(count, 1)
-            let (t, rows) = (input.length, per / input.length)   // rows = choices (1 for classification)
+            let (t, rows) = (input.length, per / input.length)  // rows = choices (1 for classification)
             for b in 0..<count {
                 guard labels[b] >= 0 else { throw RobustnessError.unlabelledExample(batch: index, example: b) }
                 let range = (b * per)..<((b + 1) * per)
@@ -86,8 +91,9 @@ public struct RobustnessExample {
                     return (0..<rows).flatMap { r in v[(r * t)..<(r * t + kept)] }
                 }
                 let shape = [1] + input.shape.dropFirst().dropLast() + [kept]
-                let single = EncoderInput(inputIds: trim(input.inputIds[range]), tokenTypeIds: trim(input.tokenTypeIds[range]),
-                                          attentionMask: trim(input.attentionMask[range]), shape: shape)
+                let single = EncoderInput(
+                    inputIds: trim(input.inputIds[range]), tokenTypeIds: trim(input.tokenTypeIds[range]),
+                    attentionMask: trim(input.attentionMask[range]), shape: shape)
                 examples.append(RobustnessExample(input: single, label: labels[b], id: examples.count))
             }
         }
@@ -121,8 +127,10 @@ public struct AttackSettings: Codable, Equatable, Sendable {
     /// Stop an example as soon as its max loss exceeds this (the radius search only needs to know that it does).
     public var stopAboveLoss: Double?
 
-    public init(maxSteps: Int = 2000, stepSize: Float = 5e-3, earlyStop: Bool = true, patience: Int = 50,
-                relativeTolerance: Double = 1e-5, sphereTolerance: Double = 1e-6, batchSize: Int = 32, seed: UInt64 = 0) {
+    public init(
+        maxSteps: Int = 2000, stepSize: Float = 5e-3, earlyStop: Bool = true, patience: Int = 50,
+        relativeTolerance: Double = 1e-5, sphereTolerance: Double = 1e-6, batchSize: Int = 32, seed: UInt64 = 0
+    ) {
         self.maxSteps = maxSteps
         self.stepSize = stepSize
         self.earlyStop = earlyStop
@@ -166,14 +174,18 @@ public struct AttackResult: Codable, Equatable, Sendable {
 /// The attack; the radius search (RadiusSearch.swift) and the comparison (RobustnessReport.swift) extend it.
 public enum RobustnessAnalysis {
     /// Attacks every example at one radius. Results in `examples` order.
-    public static func attack(_ model: TransformerClassifier, examples: [RobustnessExample], radius: Float,
-                              settings: AttackSettings = AttackSettings()) throws -> [AttackResult] {
+    public static func attack(
+        _ model: TransformerClassifier, examples: [RobustnessExample], radius: Float,
+        settings: AttackSettings = AttackSettings()
+    ) throws -> [AttackResult] {
         try attack(model, examples: examples, radii: Array(repeating: radius, count: examples.count), settings: settings)
     }
 
     /// Attacks example i at radius `radii[i]`, in batches of `settings.batchSize`. Results in `examples` order.
-    public static func attack(_ model: TransformerClassifier, examples: [RobustnessExample], radii: [Float],
-                              settings: AttackSettings = AttackSettings()) throws -> [AttackResult] {
+    public static func attack(
+        _ model: TransformerClassifier, examples: [RobustnessExample], radii: [Float],
+        settings: AttackSettings = AttackSettings()
+    ) throws -> [AttackResult] {
         try settings.validate()
         guard radii.count == examples.count else {
             throw RobustnessError.radiusCountMismatch(examples: examples.count, radii: radii.count)
@@ -208,24 +220,30 @@ public enum RobustnessAnalysis {
         var done = false
     }
 
-    private static func attackBatch(_ model: TransformerClassifier, _ examples: [RobustnessExample], radii: [Float],
-                                    settings: AttackSettings) throws -> [AttackResult] {
+    private static func attackBatch(
+        _ model: TransformerClassifier, _ examples: [RobustnessExample], radii: [Float],
+        settings: AttackSettings
+    ) throws -> [AttackResult] {
         let width = model.config.embeddingSize
         let batcher = try makeBatcher(examples, padTokenId: model.config.padTokenId, batchSize: examples.count)
-        let clean = withNoGrad {   // ℓ at δ = 0, per example
-            doubles(model(batcher.makeBatch(Array(examples.indices)).trainingBatch.input).logits
-                .crossEntropyPerExample(labels: examples.map(\.label)))
+        let clean = withNoGrad {  // ℓ at δ = 0, per example
+            doubles(
+                model(batcher.makeBatch(Array(examples.indices)).trainingBatch.input).logits
+                    .crossEntropyPerExample(labels: examples.map(\.label)))
         }
         var slots: [Slot] = zip(examples, radii).enumerated().map { i, pair in
             let (example, r) = pair
             let mask = PerturbationMask(example.input, width: width)
             // δ0 = U(−1,1) ⊙ m · r/√(L·d): docs/method.md §3 with μ = r
             let config = PerturbationConfig(norm: .l2, initMagnitude: r, radius: r, stepSize: settings.stepSize)
-            var generator = SeededGenerator(seed: settings.seed ^ (UInt64(bitPattern: Int64(example.id)) &* 0xD1B5_4A32_D192_ED03))
-            let delta = Perturbation.initial(shape: model.perturbationShape(example.input), mask: mask, config: config,
-                                             generator: &generator)
-            let result = AttackResult(radius: r, maxLoss: -.infinity, cleanLoss: clean[i], steps: 0, earlyStopped: false,
-                                      maxPerturbationNorm: norm(delta))
+            var generator = SeededGenerator(
+                seed: settings.seed ^ (UInt64(bitPattern: Int64(example.id)) &* 0xD1B5_4A32_D192_ED03))
+            let delta = Perturbation.initial(
+                shape: model.perturbationShape(example.input), mask: mask, config: config,
+                generator: &generator)
+            let result = AttackResult(
+                radius: r, maxLoss: -.infinity, cleanLoss: clean[i], steps: 0, earlyStopped: false,
+                maxPerturbationNorm: norm(delta))
             return Slot(example: example, mask: mask, step: config, delta: delta, result: result)
         }
         var active: [Int] = []
@@ -233,14 +251,14 @@ public enum RobustnessAnalysis {
         for _ in 0..<settings.maxSteps {
             let now = slots.indices.filter { !slots[$0].done }
             if now.isEmpty { break }
-            if now != active || batch == nil {               // finished examples leave the batch
+            if now != active || batch == nil {  // finished examples leave the batch
                 active = now
                 batch = batcher.makeBatch(active).trainingBatch
             }
             guard let batch else { break }
             let leaf = gatherDelta(active.map { slots[$0].delta }, batch.input, width: width).detachedCopy(requiresGrad: true)
-            let logits = model(batch.input, perturbation: leaf).logits          // [B, classes] or [B, C]
-            let rowLosses = logits.crossEntropyPerExample(labels: active.map { slots[$0].example.label })   // [B]
+            let logits = model(batch.input, perturbation: leaf).logits  // [B, classes] or [B, C]
+            let rowLosses = logits.crossEntropyPerExample(labels: active.map { slots[$0].example.label })  // [B]
             let losses = doubles(rowLosses)
             // the mean loss: ∂/∂δ_b involves example b only, and the 1/B factor vanishes in the normalised step
             rowLosses.mean().backward(onlyInto: [leaf])
@@ -256,8 +274,9 @@ public enum RobustnessAnalysis {
                     continue
                 }
                 if let previous = slot.previousLoss,
-                   norm(slot.delta) >= Double(slot.step.radius) * (1 - settings.sphereTolerance),
-                   abs(loss - previous) <= settings.relativeTolerance * abs(previous) {
+                    norm(slot.delta) >= Double(slot.step.radius) * (1 - settings.sphereTolerance),
+                    abs(loss - previous) <= settings.relativeTolerance * abs(previous)
+                {
                     slot.flatSteps += 1
                 } else {
                     slot.flatSteps = 0
@@ -288,12 +307,14 @@ public enum RobustnessAnalysis {
             let input = example.input, t = input.length
             return (0..<input.sequences).map { r in
                 let range = (r * t)..<((r + 1) * t)
-                return Encoding(ids: Array(input.inputIds[range]), typeIds: Array(input.tokenTypeIds[range]),
-                                attentionMask: Array(input.attentionMask[range]), tokens: [])
+                return Encoding(
+                    ids: Array(input.inputIds[range]), typeIds: Array(input.tokenTypeIds[range]),
+                    attentionMask: Array(input.attentionMask[range]), tokens: [])
             }
         }
-        return try Batcher(encoded: encoded, labelIds: examples.map(\.label), padId: Int32(padTokenId), batchSize: batchSize,
-                           isMultipleChoice: examples.first?.input.shape.count == 3)
+        return try Batcher(
+            encoded: encoded, labelIds: examples.map(\.label), padId: Int32(padTokenId), batchSize: batchSize,
+            isMultipleChoice: examples.first?.input.shape.count == 3)
     }
 
     /// Per-example δs ([1, (C,) T_b, d]) → the batch's δ ([B, (C,) T, d], zero padding).
@@ -310,7 +331,9 @@ public enum RobustnessAnalysis {
     }
 
     /// Row `row` of the batch gradient, cut back to the shape of `like` ([1, (C,) T_b, d]).
-    private static func scatterRow(_ gradient: Tensor, row b: Int, _ input: EncoderInput, like delta: Tensor, width: Int) -> Tensor {
+    private static func scatterRow(_ gradient: Tensor, row b: Int, _ input: EncoderInput, like delta: Tensor, width: Int)
+        -> Tensor
+    {
         let rows = input.sequences / input.shape[0], t = input.length
         let own = delta.count / (rows * width)
         let out = Tensor(zeros: delta.shape)
@@ -324,8 +347,10 @@ public enum RobustnessAnalysis {
     private static func doubles(_ t: Tensor) -> [Double] { (0..<t.count).map { Double(t.data[$0]) } }
 
     /// Whether the model (eval mode, no graph) puts the largest logit on each example's label.
-    public static func classifiesCorrectly(_ model: TransformerClassifier, examples: [RobustnessExample],
-                                           batchSize: Int = 32) throws -> [Bool] {
+    public static func classifiesCorrectly(
+        _ model: TransformerClassifier, examples: [RobustnessExample],
+        batchSize: Int = 32
+    ) throws -> [Bool] {
         try check(model, name: "model", examples: examples)
         guard !examples.isEmpty else { return [] }
         let batcher = try makeBatcher(examples, padTokenId: model.config.padTokenId, batchSize: max(1, batchSize))
@@ -342,7 +367,9 @@ public enum RobustnessAnalysis {
         let choices = first.input.shape.count == 3 ? first.input.shape[1] : 1
         for example in examples {
             let found = example.input.shape.count == 3 ? example.input.shape[1] : 1
-            if found != choices { throw RobustnessError.inconsistentChoices(exampleID: example.id, expected: choices, found: found) }
+            if found != choices {
+                throw RobustnessError.inconsistentChoices(exampleID: example.id, expected: choices, found: found)
+            }
             let classes = model.kind == .multipleChoice ? found : model.config.numLabels
             if example.label < 0 || Int(example.label) >= classes {
                 throw RobustnessError.labelOutOfRange(exampleID: example.id, label: example.label, classes: classes)

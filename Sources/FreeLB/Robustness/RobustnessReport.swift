@@ -68,11 +68,15 @@ public struct RobustnessReport: Codable, Equatable, Sendable {
     /// The paper's Table 5 layout.
     public func markdownTable() -> String {
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
-        var lines = ["| model | median Δloss | mean Δloss | std Δloss | clean loss | n |",
-                     "|---|---:|---:|---:|---:|---:|"]
+        var lines = [
+            "| model | median Δloss | mean Δloss | std Δloss | clean loss | n |",
+            "|---|---:|---:|---:|---:|---:|"
+        ]
         for s in summaries {
             let name = s.name == anchor ? "\(s.name) (anchor)" : s.name
-            let cells = [name, f(s.increment.median), f(s.increment.mean), f(s.increment.std), f(s.meanCleanLoss), "\(s.examples)"]
+            let cells = [
+                name, f(s.increment.median), f(s.increment.mean), f(s.increment.std), f(s.meanCleanLoss), "\(s.examples)"
+            ]
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -81,13 +85,15 @@ public struct RobustnessReport: Codable, Equatable, Sendable {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
     }
 
     public static func decode(_ data: Data) throws -> RobustnessReport {
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(RobustnessReport.self, from: data)
     }
 
@@ -101,18 +107,23 @@ extension RobustnessAnalysis {
     /// with `settings`;
     /// the anchor's attacks are reused from its radius search (same δ0, same steps) when `settings.earlyStop`.
     /// `progress` receives one JSON-ready event per stage (kept examples, each grid radius, each model attacked).
-    public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,
-                               batches: [TrainingBatch], searchRadius: Float,
-                               settings: AttackSettings = AttackSettings(),
-                               progress: (([String: Any]) -> Void)? = nil) throws -> RobustnessReport {
-        try compare(models: models, anchor: anchor, examples: RobustnessExample.split(batches),
-                    searchRadius: searchRadius, settings: settings, progress: progress)
+    public static func compare(
+        models: [(name: String, model: TransformerClassifier)], anchor: String,
+        batches: [TrainingBatch], searchRadius: Float,
+        settings: AttackSettings = AttackSettings(),
+        progress: (([String: Any]) -> Void)? = nil
+    ) throws -> RobustnessReport {
+        try compare(
+            models: models, anchor: anchor, examples: RobustnessExample.split(batches),
+            searchRadius: searchRadius, settings: settings, progress: progress)
     }
 
-    public static func compare(models: [(name: String, model: TransformerClassifier)], anchor: String,
-                               examples: [RobustnessExample], searchRadius: Float,
-                               settings: AttackSettings = AttackSettings(),
-                               progress: (([String: Any]) -> Void)? = nil) throws -> RobustnessReport {
+    public static func compare(
+        models: [(name: String, model: TransformerClassifier)], anchor: String,
+        examples: [RobustnessExample], searchRadius: Float,
+        settings: AttackSettings = AttackSettings(),
+        progress: (([String: Any]) -> Void)? = nil
+    ) throws -> RobustnessReport {
         guard !models.isEmpty else { throw RobustnessError.noModels }
         let names = models.map(\.name)
         for (i, name) in names.enumerated() where names[..<i].contains(name) { throw RobustnessError.duplicateModelName(name) }
@@ -124,7 +135,8 @@ extension RobustnessAnalysis {
         // 1. examples every model classifies correctly
         var correct = [Bool](repeating: true, count: examples.count)
         for (_, model) in models {
-            for (i, ok) in try classifiesCorrectly(model, examples: examples, batchSize: settings.batchSize).enumerated() where !ok {
+            for (i, ok) in try classifiesCorrectly(model, examples: examples, batchSize: settings.batchSize).enumerated()
+            where !ok {
                 correct[i] = false
             }
         }
@@ -132,8 +144,9 @@ extension RobustnessAnalysis {
         guard !kept.isEmpty else { throw RobustnessError.noCommonlyCorrectExamples(examples: examples.count) }
         progress?(["event": "kept", "examples": examples.count, "commonly_correct": kept.count])
         // 2. radii from the anchor
-        let search = try findRadii(anchor: anchorModel, examples: kept, searchRadius: searchRadius, settings: settings,
-                                   progress: progress)
+        let search = try findRadii(
+            anchor: anchorModel, examples: kept, searchRadius: searchRadius, settings: settings,
+            progress: progress)
         let withRadius = kept.indices.filter { search[$0] != nil }
         let attacked = withRadius.map { kept[$0] }
         let radii = withRadius.compactMap { search[$0]?.radius }
@@ -148,18 +161,21 @@ extension RobustnessAnalysis {
         // 4. statistics
         let records = attacked.enumerated().map { j, example in
             let perModel = names.compactMap { n in attacks[n].map { (n, $0[j]) } }
-            return RobustnessReport.ExampleRecord(id: example.id, radius: radii[j], attacks: Dictionary(uniqueKeysWithValues: perModel))
+            return RobustnessReport.ExampleRecord(
+                id: example.id, radius: radii[j], attacks: Dictionary(uniqueKeysWithValues: perModel))
         }
         let summaries = names.map { name -> RobustnessReport.ModelSummary in
             let results = attacks[name] ?? []
             let n = results.isEmpty ? .nan : Double(results.count)
-            return RobustnessReport.ModelSummary(name: name, increment: SampleSummary(results.map(\.increment)),
-                                                 meanCleanLoss: results.reduce(0) { $0 + $1.cleanLoss } / n,
-                                                 meanMaxLoss: results.reduce(0) { $0 + $1.maxLoss } / n)
+            return RobustnessReport.ModelSummary(
+                name: name, increment: SampleSummary(results.map(\.increment)),
+                meanCleanLoss: results.reduce(0) { $0 + $1.cleanLoss } / n,
+                meanMaxLoss: results.reduce(0) { $0 + $1.maxLoss } / n)
         }
-        return RobustnessReport(anchor: anchor, models: names, searchRadius: searchRadius, settings: settings,
-                                totalExamples: examples.count, commonlyCorrect: kept.count,
-                                withoutRadius: kept.indices.filter { search[$0] == nil }.map { kept[$0].id },
-                                summaries: summaries, examples: records)
+        return RobustnessReport(
+            anchor: anchor, models: names, searchRadius: searchRadius, settings: settings,
+            totalExamples: examples.count, commonlyCorrect: kept.count,
+            withoutRadius: kept.indices.filter { search[$0] == nil }.map { kept[$0].id },
+            summaries: summaries, examples: records)
     }
 }

@@ -13,13 +13,17 @@ public struct AttentionResult {
 
 /// context = softmax(Q Kᵀ/√dh + mask) (⊙ dropout) V per head. q, k, v are [B, T, H];
 /// `keyMask` is additive [B, T] (0 for real keys, a huge negative for padding); `dropout` is [B, heads, T, T].
-public func multiHeadAttention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int,
-                               keyMask: Tensor?, dropout: DropoutMask? = nil) -> AttentionResult {
+public func multiHeadAttention(
+    query q: Tensor, key k: Tensor, value v: Tensor, heads: Int,
+    keyMask: Tensor?, dropout: DropoutMask? = nil
+) -> AttentionResult {
     shapeCheck(q.rank == 3 && q.shape == k.shape && q.shape == v.shape, "attention: q \(q.shape), k \(k.shape), v \(v.shape)")
     let (batch, length, width) = (q.shape[0], q.shape[1], q.shape[2])
     shapeCheck(width % heads == 0, "attention: width \(width) not divisible by \(heads) heads")
     if let keyMask { shapeCheck(keyMask.count == batch * length, "attention: key mask \(keyMask.shape) for \(q.shape)") }
-    if let dropout { shapeCheck(dropout.values.count == batch * heads * length * length, "attention: dropout mask \(dropout.shape)") }
+    if let dropout {
+        shapeCheck(dropout.values.count == batch * heads * length * length, "attention: dropout mask \(dropout.shape)")
+    }
     let dh = width / heads
     let scale = 1 / Float(dh).squareRoot()
     let tt = length * length
@@ -55,17 +59,26 @@ public func multiHeadAttention(query q: Tensor, key k: Tensor, value v: Tensor, 
             let p = pp + bh * tt
             let weights = pd.map { UnsafePointer($0 + bh * tt) } ?? UnsafePointer(p)
             let dS = scratch.data + bh * tt
-            if let sv {   // dV_bh = Pdᵀ · dctx_bh
-                gemm(true, false, length, dh, length, weights, length, g + base, width, sv.pointer + base, width, accumulate: !sv.overwrite)
+            if let sv {  // dV_bh = Pdᵀ · dctx_bh
+                gemm(
+                    true, false, length, dh, length, weights, length, g + base, width, sv.pointer + base, width,
+                    accumulate: !sv.overwrite)
             }
             // dPd = dctx_bh · V_bhᵀ; dP = dPd ⊙ D; dS = scale · softmax'(dP)
             gemm(false, true, length, length, dh, g + base, width, pv + base, width, dS, length, accumulate: false)
             if let pmask { flb_mul(dS, pmask + bh * tt, dS, tt) }
             flb_softmax_backward(p, dS, dS, length, length, scale)
-            if let sq { gemm(false, false, length, dh, length, dS, length, pk + base, width, sq.pointer + base, width, accumulate: !sq.overwrite) }
-            if let sk { gemm(true, false, length, dh, length, dS, length, pq + base, width, sk.pointer + base, width, accumulate: !sk.overwrite) }
+            if let sq {
+                gemm(
+                    false, false, length, dh, length, dS, length, pk + base, width, sq.pointer + base, width,
+                    accumulate: !sq.overwrite)
+            }
+            if let sk {
+                gemm(
+                    true, false, length, dh, length, dS, length, pq + base, width, sk.pointer + base, width,
+                    accumulate: !sk.overwrite)
+            }
         }
     }
     return AttentionResult(context: context, probabilities: probs)
 }
-

@@ -60,7 +60,7 @@ func reduceBroadcast(_ src: UnsafePointer<Float>, from: [Int], into dst: UnsafeM
     let total = from.reduce(1, *)
     if n == total { flb_add_inplace(dst, src, total); return }
     if n > 0, from.count >= shape.count, Array(from.suffix(shape.count)) == shape {
-        flb_sum_rows_accumulate(src, dst, total / n, n)   // [R, n] → [n]
+        flb_sum_rows_accumulate(src, dst, total / n, n)  // [R, n] → [n]
         return
     }
     forEachBroadcastOffset(shape, to: from) { out, offset in dst[offset] += src[out] }
@@ -99,7 +99,9 @@ func binaryOp(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     return out.record([a, b]) { g, ctx in
         let sameA = a.count == n, sameB = b.count == n
         func give(_ t: Tensor, _ full: UnsafePointer<Float>) {
-            if t.count == n { ctx.add(full, into: t) } else if let dst = ctx.accumulatingSlot(t) {
+            if t.count == n {
+                ctx.add(full, into: t)
+            } else if let dst = ctx.accumulatingSlot(t) {
                 reduceBroadcast(full, from: outShape, into: dst, shape: t.shape)
             }
         }
@@ -125,7 +127,7 @@ func binaryOp(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
                 let t = Tensor(uninitializedShape: outShape)
                 if kind == .mul {
                     Kernels.binary(flb_mul, g, aFull.data, t.data, n)
-                } else {   // d(a/b)/db = −a/b² = −out/b
+                } else {  // d(a/b)/db = −a/b² = −out/b
                     for i in 0..<n { t.data[i] = -g[i] * py[i] / bFull.data[i] }
                 }
                 give(b, t.data)
@@ -169,9 +171,11 @@ extension Tensor {
 
     /// Applies a C forward kernel y = f(x) and a backward kernel dx = f'(·) ⊙ dy that reads
     /// either the input (`backwardFromOutput == false`) or the output.
-    func unaryActivation(_ forward: @escaping Kernels.Unary,
-                         _ backward: @escaping (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void,
-                         backwardFromOutput: Bool = false) -> Tensor {
+    func unaryActivation(
+        _ forward: @escaping Kernels.Unary,
+        _ backward: @escaping (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void,
+        backwardFromOutput: Bool = false
+    ) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.unary(forward, data, out.data, count)
         let n = count

@@ -45,8 +45,10 @@ extension Tensor {
     }
 
     /// dx [N, C] row i = (exp(logp_i) − onehot(labels_i)) · scale(i); zero rows where labels_i < 0.
-    private static func crossEntropyGradient(_ dx: UnsafeMutablePointer<Float>, logp: Tensor, labels: [Int32],
-                                             scale: (Int) -> Float) {
+    private static func crossEntropyGradient(
+        _ dx: UnsafeMutablePointer<Float>, logp: Tensor, labels: [Int32],
+        scale: (Int) -> Float
+    ) {
         let (n, c) = (logp.shape[0], logp.shape[1])
         for i in 0..<n {
             let row = dx + i * c

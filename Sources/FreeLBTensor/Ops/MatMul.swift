@@ -5,26 +5,31 @@ import Dispatch
 import Foundation
 
 @inline(__always)
-func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool, alpha: Float = 1) {
-    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-               b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+func gemm(
+    _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool, alpha: Float = 1
+) {
+    BLAS.sgemm(
+        transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+        b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
 }
 
 /// Layer GEMMs split the rows (or columns) of C over our threads, each a single-threaded BLAS call.
 /// OpenBLAS itself stays on one thread (see `ComputeThreads`): its own workers busy-wait between calls
 /// and would compete with the elementwise kernels for the cores (measured: FreeLB-3 at 32×128 takes
 /// ~12% longer with threaded OpenBLAS).
-func layerGEMM(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+func layerGEMM(
+    _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+) {
     let threads = ComputeThreads.count
     guard threads > 1, ComputeThreads.splitsGEMMs, max(m, n) >= 64 * threads else {
         gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate: accumulate)
         return
     }
-    if m >= n {   // split rows of C: rows of op(A)
+    if m >= n {  // split rows of C: rows of op(A)
         let per = (m + threads - 1) / threads
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             let r0 = t * per, rows = min(m, r0 + per) - r0
@@ -32,7 +37,7 @@ func layerGEMM(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
             let aStart = transA ? a + r0 : a + r0 * lda
             gemm(transA, transB, rows, n, k, aStart, lda, b, ldb, c + r0 * ldc, ldc, accumulate: accumulate)
         }
-    } else {      // split columns of C: columns of op(B)
+    } else {  // split columns of C: columns of op(B)
         let per = (n + threads - 1) / threads
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             let c0 = t * per, cols = min(n, c0 + per) - c0
@@ -44,9 +49,11 @@ func layerGEMM(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
 }
 
 /// op(A)·op(B) for row-major [M, K] = A or Aᵀ (stored [K, M]) and [K, N] = B or Bᵀ (stored [N, K]).
-func gemmInto(_ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, split: Bool = true) {
-    if !split {   // already inside a parallel region (batched GEMMs)
+func gemmInto(
+    _ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, split: Bool = true
+) {
+    if !split {  // already inside a parallel region (batched GEMMs)
         gemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
         return
     }
@@ -55,15 +62,25 @@ func gemmInto(_ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: 
 
 /// The gradients of Y = op(A) op(B) ([M, N], op(A) [M, K]) from G = dY: dop(A) = G op(B)ᵀ into `da`,
 /// dop(B) = op(A)ᵀ G into `db` (nil: not needed).
-func matmulBackward(_ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-                    a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>, split: Bool = true) {
+func matmulBackward(
+    _ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>, split: Bool = true
+) {
     if let da {
-        if transA { gemmInto(da, transB, true, k, m, n, b, g, split: split) }   // dA [K,M] = op(B) Gᵀ
-        else { gemmInto(da, false, !transB, m, k, n, g, b, split: split) }      // dA [M,K] = G op(B)ᵀ
+        if transA {
+            gemmInto(da, transB, true, k, m, n, b, g, split: split)
+        }  // dA [K,M] = op(B) Gᵀ
+        else {
+            gemmInto(da, false, !transB, m, k, n, g, b, split: split)
+        }  // dA [M,K] = G op(B)ᵀ
     }
     if let db {
-        if transB { gemmInto(db, true, transA, n, k, m, g, a, split: split) }   // dB [N,K] = Gᵀ op(A)
-        else { gemmInto(db, !transA, false, k, n, m, a, g, split: split) }      // dB [K,N] = op(A)ᵀ G
+        if transB {
+            gemmInto(db, true, transA, n, k, m, g, a, split: split)
+        }  // dB [N,K] = Gᵀ op(A)
+        else {
+            gemmInto(db, !transA, false, k, n, m, a, g, split: split)
+        }  // dB [K,N] = op(A)ᵀ G
     }
 }
 
@@ -78,20 +95,24 @@ extension Tensor {
         let m = count / k
         let kb = transposeOther ? other.shape[1] : other.shape[0]
         let n = transposeOther ? other.shape[0] : other.shape[1]
-        shapeCheck(k == kb, "matmul: inner dimensions differ, \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")")
+        shapeCheck(
+            k == kb,
+            "matmul: inner dimensions differ, \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")")
         let outShape = transposeSelf ? [m, n] : Array(shape.dropLast()) + [n]
         let out = Tensor(uninitializedShape: outShape)
         gemmInto(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, data, other.data)
         return out.record([self, other]) { g, ctx in
-            matmulBackward(ctx.slot(self), ctx.slot(other), transposeSelf, transposeOther, m, n, k, a: self.data, b: other.data, g: g)
+            matmulBackward(
+                ctx.slot(self), ctx.slot(other), transposeSelf, transposeOther, m, n, k, a: self.data, b: other.data, g: g)
         }
     }
 
     /// Batched product: self [N, M, K] · other [N, K, P] → [N, M, P], each operand optionally transposed
     /// in its last two axes.
     public func batchedMatmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
-        shapeCheck(rank == 3 && other.rank == 3 && shape[0] == other.shape[0],
-                   "batchedMatmul: needs [N, ·, ·] operands with equal N, got \(shape) and \(other.shape)")
+        shapeCheck(
+            rank == 3 && other.rank == 3 && shape[0] == other.shape[0],
+            "batchedMatmul: needs [N, ·, ·] operands with equal N, got \(shape) and \(other.shape)")
         let batch = shape[0]
         let m = transposeSelf ? shape[2] : shape[1], k = transposeSelf ? shape[1] : shape[2]
         let kb = transposeOther ? other.shape[2] : other.shape[1], n = transposeOther ? other.shape[1] : other.shape[2]
@@ -100,15 +121,18 @@ extension Tensor {
         let (sa, sb, sc) = (m * k, k * n, m * n)
         let (pa, pb, pc) = (data, other.data, out.data)
         BatchedGEMM.run(batch) { i in
-            gemmInto(GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa, pb + i * sb, split: false)
+            gemmInto(
+                GradientSlot(pointer: pc + i * sc, overwrite: true), transposeSelf, transposeOther, m, n, k, pa + i * sa,
+                pb + i * sb, split: false)
         }
         return out.record([self, other]) { g, ctx in
             let (da, db) = (ctx.slot(self), ctx.slot(other))
-            BatchedGEMM.run(batch) { i in   // product i's own 2-D backward
-                matmulBackward(da.map { GradientSlot(pointer: $0.pointer + i * sa, overwrite: $0.overwrite) },
-                               db.map { GradientSlot(pointer: $0.pointer + i * sb, overwrite: $0.overwrite) },
-                               transposeSelf, transposeOther, m, n, k, a: pa + i * sa, b: pb + i * sb, g: g + i * sc,
-                               split: false)
+            BatchedGEMM.run(batch) { i in  // product i's own 2-D backward
+                matmulBackward(
+                    da.map { GradientSlot(pointer: $0.pointer + i * sa, overwrite: $0.overwrite) },
+                    db.map { GradientSlot(pointer: $0.pointer + i * sb, overwrite: $0.overwrite) },
+                    transposeSelf, transposeOther, m, n, k, a: pa + i * sa, b: pb + i * sb, g: g + i * sc,
+                    split: false)
             }
         }
     }
@@ -117,24 +141,29 @@ extension Tensor {
     /// `weight` is [out, in] as in PyTorch / Hugging Face.
     public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
         let inFeatures = shape[rank - 1]
-        shapeCheck(weight.rank == 2 && weight.shape[1] == inFeatures,
-                   "linear: input \(shape) does not match weight \(weight.shape) ([out, in])")
+        shapeCheck(
+            weight.rank == 2 && weight.shape[1] == inFeatures,
+            "linear: input \(shape) does not match weight \(weight.shape) ([out, in])")
         let outFeatures = weight.shape[0]
         if let bias { shapeCheck(bias.count == outFeatures, "linear: bias \(bias.shape) for \(outFeatures) outputs") }
         let rows = count / inFeatures
         let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
-        if let bias {   // Y = broadcast(b); Y += X Wᵀ
+        if let bias {  // Y = broadcast(b); Y += X Wᵀ
             for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
-            layerGEMM(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: true)
+            layerGEMM(
+                false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures,
+                accumulate: true)
         } else {
-            layerGEMM(false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures, accumulate: false)
+            layerGEMM(
+                false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures,
+                accumulate: false)
         }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         return out.record(inputs) { g, ctx in
-            if let s = ctx.slot(self) {   // dX [rows, in] = G [rows, out] · W [out, in]
+            if let s = ctx.slot(self) {  // dX [rows, in] = G [rows, out] · W [out, in]
                 gemmInto(s, false, false, rows, inFeatures, outFeatures, g, weight.data)
             }
-            if let s = ctx.slot(weight) {   // dW [out, in] = Gᵀ · X
+            if let s = ctx.slot(weight) {  // dW [out, in] = Gᵀ · X
                 gemmInto(s, true, false, outFeatures, inFeatures, rows, g, self.data)
             }
             if let bias, let db = ctx.accumulatingSlot(bias) {

@@ -6,7 +6,8 @@ extension Tensor {
     /// LayerNorm over the last axis with biased variance: (x − mean)/sqrt(var + eps) · gamma + beta.
     public func layerNorm(gamma: Tensor, beta: Tensor, eps: Float) -> Tensor {
         let cols = shape[rank - 1]
-        shapeCheck(gamma.count == cols && beta.count == cols, "layerNorm: gamma \(gamma.shape) / beta \(beta.shape) for width \(cols)")
+        shapeCheck(
+            gamma.count == cols && beta.count == cols, "layerNorm: gamma \(gamma.shape) / beta \(beta.shape) for width \(cols)")
         let rows = count / cols
         let out = Tensor(uninitializedShape: shape)
         let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])
@@ -15,20 +16,21 @@ extension Tensor {
             flb_layernorm_forward(x + r0 * cols, gamma.data, beta.data, y + r0 * cols, pm + r0, pr + r0, n, cols, eps)
         }
         return out.record([self, gamma, beta]) { g, ctx in
-            let (pm, pr) = (mean.data, rstd.data)   // keeps the saved statistics alive
+            let (pm, pr) = (mean.data, rstd.data)  // keeps the saved statistics alive
             let needX = ctx.needs(self), needGamma = ctx.needs(gamma), needBeta = ctx.needs(beta)
             guard needX || needGamma || needBeta else { return }
             // Per-thread partial dgamma/dbeta, summed afterwards.
             let chunks = max(1, min(ComputeThreads.count, rows))
             let partial = Tensor(zeros: [chunks, 2, cols])
-            let dx = Tensor(uninitializedShape: self.shape)   // computed even if unused: one fused pass
+            let dx = Tensor(uninitializedShape: self.shape)  // computed even if unused: one fused pass
             let per = (rows + chunks - 1) / chunks
             ComputeThreads.parallelFor(chunks, minChunk: 1) { range in
                 for c in range {
                     let r0 = c * per, n = min(rows, r0 + per) - r0
                     if n <= 0 { continue }
-                    flb_layernorm_backward(x + r0 * cols, gamma.data, pm + r0, pr + r0, g + r0 * cols, dx.data + r0 * cols,
-                                           partial.data + c * 2 * cols, partial.data + (c * 2 + 1) * cols, n, cols)
+                    flb_layernorm_backward(
+                        x + r0 * cols, gamma.data, pm + r0, pr + r0, g + r0 * cols, dx.data + r0 * cols,
+                        partial.data + c * 2 * cols, partial.data + (c * 2 + 1) * cols, n, cols)
                 }
             }
             if needX { ctx.add(dx.data, into: self) }
@@ -49,8 +51,9 @@ extension Tensor {
         let rows = count / cols
         var rowsPerMask = rows
         if let m = additiveMask {
-            shapeCheck(m.count % cols == 0 && rows % (m.count / cols) == 0,
-                       "softmax: mask \(m.shape) does not tile scores \(shape)")
+            shapeCheck(
+                m.count % cols == 0 && rows % (m.count / cols) == 0,
+                "softmax: mask \(m.shape) does not tile scores \(shape)")
             rowsPerMask = rows / (m.count / cols)
         }
         let out = Tensor(uninitializedShape: shape)

@@ -28,7 +28,7 @@ extension Tensor {
         shapeCheck(axes.sorted() == Array(0..<rank), "permute: \(axes) is not a permutation of \(rank) axes")
         let outShape = axes.map { shape[$0] }
         let inStrides = contiguousStrides(shape)
-        let gatherStrides = axes.map { inStrides[$0] }   // input stride per output axis
+        let gatherStrides = axes.map { inStrides[$0] }  // input stride per output axis
         let out = Tensor(uninitializedShape: outShape)
         permuteCopy(from: data, to: out.data, outShape: outShape, inputStrides: gatherStrides, scatter: false)
         return out.record([self]) { g, ctx in
@@ -75,8 +75,10 @@ extension Tensor {
         let first = tensors[0]
         let ax = axis < 0 ? first.rank + axis : axis
         for t in tensors {
-            shapeCheck(t.rank == first.rank && t.shape.enumerated().allSatisfy { $0.offset == ax || $0.element == first.shape[$0.offset] },
-                       "concat: \(t.shape) does not match \(first.shape) outside axis \(ax)")
+            shapeCheck(
+                t.rank == first.rank
+                    && t.shape.enumerated().allSatisfy { $0.offset == ax || $0.element == first.shape[$0.offset] },
+                "concat: \(t.shape) does not match \(first.shape) outside axis \(ax)")
         }
         let outer = first.shape[..<ax].reduce(1, *), inner = first.shape[(ax + 1)...].reduce(1, *)
         var outShape = first.shape
@@ -103,8 +105,10 @@ extension Tensor {
 }
 
 /// out[i] = in[Σ idx·inputStrides] (or the reverse scatter dx[...] = g[i] when `scatter`).
-func permuteCopy(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, outShape: [Int],
-                 inputStrides: [Int], scatter: Bool) {
+func permuteCopy(
+    from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, outShape: [Int],
+    inputStrides: [Int], scatter: Bool
+) {
     let total = outShape.reduce(1, *)
     if total == 0 { return }
     let rank = outShape.count

@@ -5,8 +5,8 @@ import FreeLBTensor
 /// FreeLB-K plus the clean loss with weight λ: ∇[λ·L(θ, 0) + (1/K) Σ_k L(θ, δ_k)], one update.
 struct FreeLBWithCleanLoss: TrainingStep {
     var perturbation: PerturbationConfig
-    var steps: Int            // K adversarial passes
-    var cleanWeight: Float    // λ
+    var steps: Int  // K adversarial passes
+    var cleanWeight: Float  // λ
     var name: String { "freelb+clean" }
     var passesPerBatch: Int { steps + 1 }
 
