@@ -11,7 +11,7 @@ import FreeLBTensor
 struct StepBenchOptions {
     var batch = 32, seq = 128, steps = 5, warmup = 1, threads = ComputeThreads.defaultCount
     var methods: [String] = ["vanilla", "freelb"]
-    var adversarialSteps = 3   // K
+    var adversarialSteps = 3  // K
     var dropout = true
     var modelDir: String?
     var peer = true
@@ -63,14 +63,17 @@ struct StepMeasurement: Codable {
 
 /// MiniLM-L6 configuration (6 layers, 384 wide, 12 heads, FFN 1536, vocab 30522).
 func miniLMConfiguration(dropout: Bool) -> ModelConfiguration {
-    ModelConfiguration(vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 6, numAttentionHeads: 12, intermediateSize: 1536,
-                       hiddenDropoutProb: dropout ? 0.1 : 0, attentionProbsDropoutProb: dropout ? 0.1 : 0,
-                       maxPositionEmbeddings: 512, numLabels: 2)
+    ModelConfiguration(
+        vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 6, numAttentionHeads: 12, intermediateSize: 1536,
+        hiddenDropoutProb: dropout ? 0.1 : 0, attentionProbsDropoutProb: dropout ? 0.1 : 0,
+        maxPositionEmbeddings: 512, numLabels: 2)
 }
 
 /// Forward FLOPs as the peer counts them: 2·B·S·P + L·4·B·S²·H + 2·B·(H² + H·C), P = L·(4H² + 2HI).
 func forwardFLOPs(_ c: ModelConfiguration, batch: Int, seq: Int) -> Double {
-    let (b, s, h, l, i) = (Double(batch), Double(seq), Double(c.hiddenSize), Double(c.numHiddenLayers), Double(c.intermediateSize))
+    let (b, s, h, l, i) = (
+        Double(batch), Double(seq), Double(c.hiddenSize), Double(c.numHiddenLayers), Double(c.intermediateSize)
+    )
     let p = l * (4 * h * h + 2 * h * i)
     return 2 * b * s * p + l * 4 * b * s * s * h + 2 * b * (h * h + h * 2)
 }
@@ -80,11 +83,13 @@ func gemmPeak(reps: Int = 10) -> Double {
     let n = 2048
     let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n]), c = Tensor(zeros: [n, n])
     var best = 0.0
-    BLAS.setThreadCount(ComputeThreads.count)          // the peak of threaded BLAS, as the peer measures it
+    BLAS.setThreadCount(ComputeThreads.count)  // the peak of threaded BLAS, as the peer measures it
     defer { BLAS.setThreadCount(ComputeThreads.splitsGEMMs ? 1 : ComputeThreads.count) }
     for _ in 0..<reps {
         let t = Date()
-        BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+        BLAS.sgemm(
+            transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data,
+            ldc: n)
         best = max(best, 2 * pow(Double(n), 3) / Date().timeIntervalSince(t) / 1e9)
     }
     return best
@@ -115,7 +120,8 @@ func runStepBench(_ options: StepBenchOptions) throws {
         let count = options.batch * options.seq
         let ids = (0..<count).map { _ in Int32(1000 + generator.next() % 29000) }
         let labels = (0..<options.batch).map { _ in Int32(generator.next() % 2) }
-        let batch = TrainingBatch(input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
+        let batch = TrainingBatch(
+            input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
         let state = TrainingState(model: model, optimizer: AdamW(learningRate: 2e-5), maxGradNorm: 1, seed: 0)
         let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
         let method: TrainingStep
@@ -148,10 +154,12 @@ func runStepBench(_ options: StepBenchOptions) throws {
         let median = sorted[sorted.count / 2]
         let flops = multiplier * forwardFLOPs(config, batch: options.batch, seq: options.seq)
         let evalMedian = evalTimes.dropFirst(options.warmup).sorted()[1]
-        results.append(StepMeasurement(engine: "swift", method: methodName, batch: options.batch, seq: options.seq,
-                                       stepMedian: median, stepMin: sorted[0], tokensPerSecond: Double(count) / median,
-                                       mfu: flops / median / 1e9 / max(peakBefore, gemmPeak()), peakRSSMiB: peakRSSMiB(),
-                                       evalTokensPerSecond: Double(count) / evalMedian))
+        results.append(
+            StepMeasurement(
+                engine: "swift", method: methodName, batch: options.batch, seq: options.seq,
+                stepMedian: median, stepMin: sorted[0], tokensPerSecond: Double(count) / median,
+                mfu: flops / median / 1e9 / max(peakBefore, gemmPeak()), peakRSSMiB: peakRSSMiB(),
+                evalTokensPerSecond: Double(count) / evalMedian))
     }
     var peerResults: [String: [String: Any]] = [:]
     if options.peer {
@@ -162,29 +170,47 @@ func runStepBench(_ options: StepBenchOptions) throws {
     print(String(format: "GEMM peak (2048³, best of 10): %.1f GFLOP/s on %d threads", peakBefore, options.threads))
     print("batch×seq  method   engine   step median  step min  tokens/s  MFU    peak RSS MiB  eval tok/s")
     for r in results {
-        print(String(format: "%3d×%-5d  %-7@  swift    %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq, r.method as NSString,
-                     r.stepMedian, r.stepMin, r.tokensPerSecond, 100 * r.mfu, r.peakRSSMiB, r.evalTokensPerSecond ?? 0))
+        print(
+            String(
+                format: "%3d×%-5d  %-7@  swift    %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq,
+                r.method as NSString,
+                r.stepMedian, r.stepMin, r.tokensPerSecond, 100 * r.mfu, r.peakRSSMiB, r.evalTokensPerSecond ?? 0))
         if let p = peerResults[r.method], let med = p["step_s_median"] as? Double, let mn = p["step_s_min"] as? Double,
-           let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double {
+            let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double
+        {
             let peerEval = p["eval_tokens_per_s"] as? Double
-            print(String(format: "%3d×%-5d  %-7@  pytorch  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq, r.method as NSString,
-                         med, mn, Double(r.batch * r.seq) / med, 100 * mfu, rss, (peerEval.map { String(format: "%.0f", $0) } ?? "–") as NSString))
-            print(String(format: "           ratio swift/pytorch: step %.2f (target ≤ 0.80), RSS %.2f (target ≤ 1)", r.stepMedian / med, r.peakRSSMiB / rss))
+            print(
+                String(
+                    format: "%3d×%-5d  %-7@  pytorch  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq,
+                    r.method as NSString,
+                    med, mn, Double(r.batch * r.seq) / med, 100 * mfu, rss,
+                    (peerEval.map { String(format: "%.0f", $0) } ?? "–") as NSString))
+            print(
+                String(
+                    format: "           ratio swift/pytorch: step %.2f (target ≤ 0.80), RSS %.2f (target ≤ 1)",
+                    r.stepMedian / med, r.peakRSSMiB / rss))
         }
     }
     if let vanilla = results.first(where: { $0.method == "vanilla" }) {
         for r in results where r.method == "freelb" {
-            print(String(format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.adversarialSteps, r.stepMedian / vanilla.stepMedian,
-                         Double(options.adversarialSteps) * 1.05))
+            print(
+                String(
+                    format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.adversarialSteps,
+                    r.stepMedian / vanilla.stepMedian,
+                    Double(options.adversarialSteps) * 1.05))
         }
     }
     let peerEval = options.peer ? runPeerEvaluation(options) : nil
     if let swiftEval = results.first?.evalTokensPerSecond, let peerEval {
-        print(String(format: "eval (no-grad forward) tokens/s: swift %.0f, pytorch %.0f, ratio %.2f (target ≥ 1.25)",
-                     swiftEval, peerEval, swiftEval / peerEval))
+        print(
+            String(
+                format: "eval (no-grad forward) tokens/s: swift %.0f, pytorch %.0f, ratio %.2f (target ≥ 1.25)",
+                swiftEval, peerEval, swiftEval / peerEval))
     }
     if options.peer && peerResults.isEmpty {
-        print("PyTorch peer not measured: `\(options.python) -c 'import torch, transformers'` failed or \(options.peerScript) is missing.")
+        print(
+            "PyTorch peer not measured: `\(options.python) -c 'import torch, transformers'` failed or \(options.peerScript) is missing."
+        )
     }
     if options.json {
         let encoder = JSONEncoder()
@@ -195,9 +221,11 @@ func runStepBench(_ options: StepBenchOptions) throws {
 /// Runs the PyTorch peer script with the same configuration; nil when unavailable.
 func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
     guard FileManager.default.fileExists(atPath: options.peerScript) else { return nil }
-    var arguments = [options.peerScript, "--batch", "\(options.batch)", "--seq", "\(options.seq)", "--method", method,
-                     "--adv-steps", "\(options.adversarialSteps)", "--threads", "\(options.threads)", "--steps", "\(options.steps)",
-                     "--warmup", "\(options.warmup)"]
+    var arguments = [
+        options.peerScript, "--batch", "\(options.batch)", "--seq", "\(options.seq)", "--method", method,
+        "--adv-steps", "\(options.adversarialSteps)", "--threads", "\(options.threads)", "--steps", "\(options.steps)",
+        "--warmup", "\(options.warmup)"
+    ]
     if let dir = options.modelDir { arguments += ["--model-dir", dir] } else { arguments += ["--config", "minilm-l6"] }
     if !options.dropout { arguments.append("--no-dropout") }
     guard let output = runPython(options.python, arguments) else { return nil }
@@ -225,18 +253,18 @@ func runPython(_ python: String, _ arguments: [String]) -> String? {
 /// nil when torch/transformers are unavailable. Same random-init MiniLM-L6 shape as the peer script.
 func runPeerEvaluation(_ options: StepBenchOptions) -> Double? {
     let script = """
-    import sys, time, torch, transformers
-    torch.set_num_threads(\(options.threads)); torch.manual_seed(0)
-    d = sys.argv[1] if len(sys.argv) > 1 else None
-    if d: m = transformers.AutoModelForSequenceClassification.from_pretrained(d, num_labels=2)
-    else: m = transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, num_labels=2))
-    m.eval(); ids = torch.randint(1000, 30000, (\(options.batch), \(options.seq)))
-    ts = []
-    with torch.no_grad():
-        for i in range(\(options.warmup + 3)):
-            t = time.perf_counter(); m(input_ids=ids); ts.append(time.perf_counter() - t)
-    ts = sorted(ts[\(options.warmup):]); print("EVAL_TOKENS_PER_S", \(options.batch * options.seq) / ts[1])
-    """
+        import sys, time, torch, transformers
+        torch.set_num_threads(\(options.threads)); torch.manual_seed(0)
+        d = sys.argv[1] if len(sys.argv) > 1 else None
+        if d: m = transformers.AutoModelForSequenceClassification.from_pretrained(d, num_labels=2)
+        else: m = transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, num_labels=2))
+        m.eval(); ids = torch.randint(1000, 30000, (\(options.batch), \(options.seq)))
+        ts = []
+        with torch.no_grad():
+            for i in range(\(options.warmup + 3)):
+                t = time.perf_counter(); m(input_ids=ids); ts.append(time.perf_counter() - t)
+        ts = sorted(ts[\(options.warmup):]); print("EVAL_TOKENS_PER_S", \(options.batch * options.seq) / ts[1])
+        """
     guard let output = runPython(options.python, ["-c", script] + (options.modelDir.map { [$0] } ?? [])) else { return nil }
     for line in output.split(separator: "\n") where line.hasPrefix("EVAL_TOKENS_PER_S ") {
         return Double(line.dropFirst("EVAL_TOKENS_PER_S ".count).trimmingCharacters(in: .whitespaces))
