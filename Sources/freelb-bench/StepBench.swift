@@ -1,5 +1,5 @@
 // `freelb-bench step`: full training steps of an all-MiniLM-L6-v2-sized BERT, as the PyTorch peer
-// (../shared/bench/torch_baseline.py) measures them, and the peer itself in the same invocation
+// (benchmarks/torch_baseline.py) measures them, and the peer itself in the same invocation
 // when python3 with torch + transformers is available.
 import Foundation
 import FreeLB
