@@ -25,11 +25,8 @@ public struct Setting: Sendable {
         self.key = key
         let words = key.split(separator: "-").map(String.init)
         propertyName = swiftName ?? words[0] + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        self.help = help
-        self.allowed = allowed
-        self.resumable = resumable
-        self.defaultText = defaultText
-        self.isValid = isValid
+        (self.help, self.allowed, self.resumable) = (help, allowed, resumable)
+        (self.defaultText, self.isValid) = (defaultText, isValid)
     }
 }
 

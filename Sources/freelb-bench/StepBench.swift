@@ -49,13 +49,9 @@ struct StepBenchOptions {
 }
 
 struct StepMeasurement: Codable {
-    var engine: String
-    var method: String
-    var batch: Int
-    var seq: Int
-    var stepMedian: Double
-    var stepMin: Double
-    var tokensPerSecond: Double
+    var engine, method: String
+    var batch, seq: Int
+    var stepMedian, stepMin, tokensPerSecond: Double
     var mfu: Double
     var peakRSSMiB: Double
     var evalTokensPerSecond: Double?

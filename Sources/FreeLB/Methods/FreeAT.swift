@@ -10,8 +10,7 @@ public struct FreeATStep: TrainingStep {
     public var steps: Int
 
     public init(perturbation: PerturbationConfig, steps: Int) {
-        self.perturbation = perturbation
-        self.steps = steps
+        (self.perturbation, self.steps) = (perturbation, steps)
     }
 
     public var name: String { "freeat" }

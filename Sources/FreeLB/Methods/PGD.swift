@@ -10,9 +10,7 @@ public struct PGDStep: TrainingStep {
     public var reuseDropoutMask: Bool
 
     public init(perturbation: PerturbationConfig, steps: Int, reuseDropoutMask: Bool = true) {
-        self.perturbation = perturbation
-        self.steps = steps
-        self.reuseDropoutMask = reuseDropoutMask
+        (self.perturbation, self.steps, self.reuseDropoutMask) = (perturbation, steps, reuseDropoutMask)
     }
 
     public var name: String { "pgd" }

@@ -14,9 +14,7 @@ public struct RandomPerturbationStep: TrainingStep {
     public var reuseDropoutMask: Bool
 
     public init(radius: Float, steps: Int, reuseDropoutMask: Bool = true) {
-        self.radius = radius
-        self.steps = steps
-        self.reuseDropoutMask = reuseDropoutMask
+        (self.radius, self.steps, self.reuseDropoutMask) = (radius, steps, reuseDropoutMask)
     }
 
     public var name: String { "random" }

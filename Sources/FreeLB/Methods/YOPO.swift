@@ -20,10 +20,8 @@ public struct YOPOStep: TrainingStep {
                 method: "yopo", parameter: "initMagnitude",
                 value: Double(perturbation.initMagnitude), allowed: "> 0")
         }
-        self.perturbation = perturbation
-        self.steps = steps
-        self.innerSteps = innerSteps
-        self.reuseDropoutMask = reuseDropoutMask
+        (self.perturbation, self.steps) = (perturbation, steps)
+        (self.innerSteps, self.reuseDropoutMask) = (innerSteps, reuseDropoutMask)
     }
 
     public var name: String { "yopo" }

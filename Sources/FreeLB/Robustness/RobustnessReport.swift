@@ -113,17 +113,7 @@ extension RobustnessAnalysis {
         settings: AttackSettings = AttackSettings(),
         progress: (([String: Any]) -> Void)? = nil
     ) throws -> RobustnessReport {
-        try compare(
-            models: models, anchor: anchor, examples: RobustnessExample.split(batches),
-            searchRadius: searchRadius, settings: settings, progress: progress)
-    }
-
-    public static func compare(
-        models: [(name: String, model: TransformerClassifier)], anchor: String,
-        examples: [RobustnessExample], searchRadius: Float,
-        settings: AttackSettings = AttackSettings(),
-        progress: (([String: Any]) -> Void)? = nil
-    ) throws -> RobustnessReport {
+        let examples = try RobustnessExample.split(batches)
         guard !models.isEmpty else { throw RobustnessError.noModels }
         let names = models.map(\.name)
         for (i, name) in names.enumerated() where names[..<i].contains(name) { throw RobustnessError.duplicateModelName(name) }
