@@ -83,8 +83,11 @@ int main(int argc, char **argv) {
             double w = now();
             if (r >= 0) { t1[r] = u - t; t2[r] = v - u; t3[r] = w - v; }
         }
-        double flops = 2.0 * m * n * k, maxc = 0, maxd = 0;
-        for (long i = 0; i < m * n; i++) { maxc = fmax(maxc, fabs(c[i])); maxd = fmax(maxd, fabs(c[i] - c3[i])); }
+        double flops = 2.0 * m * n * k, maxc = 0, maxd = 0, maxf = 0;
+        for (long i = 0; i < m * n; i++) {
+            maxc = fmax(maxc, fabs(c[i])); maxd = fmax(maxd, fabs(c[i] - c3[i])); maxf = fmax(maxf, fabs(c[i] - c2[i]));
+        }
+        if (maxf > 1e-3 * maxc) fprintf(stderr, "%ldx%ldx%ld: oneDNN fp32 differs from sgemm by %g\n", m, k, n, maxf / maxc);
         double g1 = flops / median(t1, reps) / 1e9, g2 = flops / median(t2, reps) / 1e9, g3 = flops / median(t3, reps) / 1e9;
         char name[40]; snprintf(name, sizeof name, "%ld×%ld×%ld", m, k, n);
         printf("%-18s %9.1f GF %9.1f GF %9.1f GF %9.2f× %12.2e\n", name, g1, g2, g3, g3 / g1, maxd / maxc);
