@@ -160,6 +160,9 @@ extension RunConfiguration {
 
     public static func setting(_ key: String) -> Setting? { settings.first { $0.key == key } }
 
+    /// Whether the value of setting `key` is allowed (true for a key without a check).
+    public func allows(_ key: String) -> Bool { Self.setting(key)?.isValid(self) ?? true }
+
     /// "help (default: X) Allowed: Y." for `--help`, the default read from `RunConfiguration()`.
     public static func helpText(_ key: String) -> String {
         guard let setting = setting(key) else { return key }

@@ -18,9 +18,9 @@ struct ModelAndData: ParsableArguments {
         Int?
 
     func validate() throws {
-        try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
-        try checkFlag("batch-size", batchSize, (1...65536).contains(batchSize), allowedKey: "eval-batch-size")
-        if let limit { try checkFlag("limit", limit, limit >= 1, allowedKey: "eval-limit") }
+        try checkFlag("max-seq-length", maxSeqLength)
+        try checkFlag("batch-size", batchSize, as: "eval-batch-size")
+        if let limit { try checkFlag("limit", limit, as: "eval-limit") }
         try validateThreads(threads)
     }
 

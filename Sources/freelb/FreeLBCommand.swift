@@ -25,9 +25,14 @@ func validateThreads(_ threads: Int?) throws {
     if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads \(threads): must be \(threadsAllowed)") }
 }
 
-/// A flag outside its allowed values (`RunConfiguration.settings`), reported when parsed.
-func checkFlag(_ flag: String, _ value: Any, _ ok: Bool, allowedKey: String? = nil) throws {
-    if !ok { throw ValidationError("--\(flag) \(value): must be \(allowed(allowedKey ?? flag))") }
+/// Checks `value` of `--flag` with the check of the setting `key` (`RunConfiguration.settings`), so commands
+/// other than `train` share its allowed values; reported when parsed.
+func checkFlag(_ flag: String, _ value: Any, as key: String? = nil) throws {
+    let key = key ?? flag
+    let valid =
+        (try? RunConfiguration().merging(values: [key: value], source: RunConfiguration.commandLine))
+        .map { $0.allows(key) } ?? false
+    if !valid { throw ValidationError("--\(flag) \(value): must be \(allowed(key))") }
 }
 
 /// Prints an error and exits non-zero, without a stack trace.

@@ -33,8 +33,8 @@ struct Robustness: ParsableCommand {
         Int?
 
     func validate() throws {
-        try checkFlag("max-seq-length", maxSeqLength, (4...65536).contains(maxSeqLength))
-        if let limit { try checkFlag("limit", limit, limit >= 1, allowedKey: "eval-limit") }
+        try checkFlag("max-seq-length", maxSeqLength)
+        if let limit { try checkFlag("limit", limit, as: "eval-limit") }
         if !(radius.isFinite && radius >= 1e-2 && radius <= 1e6) {
             throw ValidationError("--radius \(radius): must be a number in [0.01, 1e6]")
         }
@@ -44,7 +44,7 @@ struct Robustness: ParsableCommand {
         if let stepSize, !(stepSize.isFinite && stepSize > 0) {
             throw ValidationError("--step-size \(stepSize): must be a finite number > 0")
         }
-        try checkFlag("batch-size", batchSize, (1...65536).contains(batchSize))
+        try checkFlag("batch-size", batchSize)
         try validateThreads(threads)
     }
 
