@@ -40,9 +40,11 @@ let package = Package(
         // Plain C at SwiftPM's release optimisation; the kernels vectorise explicitly (ext_vector_type)
         // and call no errno-setting libm function in their loops, so they need no extra flags.
         .target(name: "CFreeLBKernels"),
+        // oneDNN's bf16 matmul, opened with dlopen at first use (no link-time dependency; see docs/performance.md).
+        .target(name: "CFreeLBDNNL", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(
             name: "FreeLBBLAS",
-            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: ["CFreeLBDNNL", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
             swiftSettings: swiftSettings),
         // The only target that talks to CFreeLBKernels and FreeLBBLAS (besides freelb-bench's raw microbenchmarks).
         .target(name: "FreeLBTensor", dependencies: ["FreeLBBLAS", "CFreeLBKernels"], swiftSettings: swiftSettings),

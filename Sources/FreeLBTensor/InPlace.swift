@@ -58,11 +58,15 @@ extension Tensor {
     public func maxAbs() -> Float { flb_max_abs(data, count) }
 
     /// x ← a · x in place, outside autodiff (split over the engine's threads).
-    public func scale(by a: Float) { Kernels.scale(data, a, data, count) }
+    public func scale(by a: Float) {
+        bf16Cache = nil
+        Kernels.scale(data, a, data, count)
+    }
 
     /// x ← x + a · other in place, outside autodiff (same element count; split over the engine's threads).
     public func addScaled(_ other: Tensor, by a: Float) {
         precondition(other.count == count, "addScaled: \(other.shape) into \(shape)")
+        bf16Cache = nil
         Kernels.axpy(a, other.data, data, count)
     }
 
@@ -77,6 +81,7 @@ extension Tensor {
         precondition(
             g.count == count && m.count == count && v.count == count,
             "applyAdamW: parameter \(shape), gradient \(g.shape), moments \(m.shape) \(v.shape)")
+        bf16Cache = nil
         let (p, gp, mp, vp) = (data, g.data, m.data, v.data)
         ComputeThreads.parallelFor(count, minChunk: 1 << 16) { r in
             let s = r.lowerBound

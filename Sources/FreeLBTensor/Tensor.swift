@@ -98,6 +98,8 @@ public final class Tensor: CustomStringConvertible {
     public var name: String?
     var node: GradNode?
     var gradSlot: Tensor?
+    /// bf16 copy for mixed-precision products (see `bf16Copy()`).
+    var bf16Cache: BF16Copy?
 
     public init(storage: TensorStorage, shape: [Int], requiresGrad: Bool = false) {
         let count = shape.reduce(1, *)
@@ -146,10 +148,14 @@ public final class Tensor: CustomStringConvertible {
 
     public subscript(flat index: Int) -> Float {
         get { data[index] }
-        set { data[index] = newValue }
+        set {
+            bf16Cache = nil
+            data[index] = newValue
+        }
     }
 
     public func fill(_ value: Float) {
+        bf16Cache = nil
         let p = data
         ComputeThreads.parallelFor(count, minChunk: 1 << 16) { r in
             (p + r.lowerBound).initialize(repeating: value, count: r.count)
@@ -158,6 +164,7 @@ public final class Tensor: CustomStringConvertible {
 
     public func copy(from other: Tensor) {
         precondition(other.count == count, "copy: \(other.shape) into \(shape)")
+        bf16Cache = nil
         data.update(from: other.data, count: count)
     }
 

@@ -18,33 +18,82 @@ func gemm(
 /// Layer GEMMs split the rows (or columns) of C over our threads, each a single-threaded BLAS call.
 /// OpenBLAS itself stays on one thread (see `ComputeThreads`): its own workers busy-wait between calls
 /// and would compete with the elementwise kernels for the cores (measured: FreeLB-3 at 32×128 takes
-/// ~12% longer with threaded OpenBLAS).
+/// ~12% longer with threaded OpenBLAS). `product(aOffset, bOffset, cOffset, rows, cols)` computes one
+/// block; the offsets are in elements.
+@inline(__always)
+func splitGEMM(
+    _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, lda: Int, ldb: Int, ldc: Int, always: Bool = false,
+    _ product: (_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, _ rows: Int, _ cols: Int) -> Void
+) {
+    let threads = ComputeThreads.count
+    guard threads > 1, always || ComputeThreads.splitsGEMMs, max(m, n) >= 64 * threads else {
+        product(0, 0, 0, m, n)
+        return
+    }
+    withoutActuallyEscaping(product) { product in
+        if m >= n {  // split rows of C: rows of op(A)
+            let per = (m + threads - 1) / threads
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let r0 = t * per, rows = min(m, r0 + per) - r0
+                guard rows > 0 else { return }
+                product(transA ? r0 : r0 * lda, 0, r0 * ldc, rows, n)
+            }
+        } else {  // split columns of C: columns of op(B)
+            let per = (n + threads - 1) / threads
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let c0 = t * per, cols = min(n, c0 + per) - c0
+                guard cols > 0 else { return }
+                product(0, transB ? c0 * ldb : c0, c0, m, cols)
+            }
+        }
+    }
+}
+
 func layerGEMM(
     _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
 ) {
-    let threads = ComputeThreads.count
-    guard threads > 1, ComputeThreads.splitsGEMMs, max(m, n) >= 64 * threads else {
-        gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate: accumulate)
-        return
+    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc) { ao, bo, co, rows, cols in
+        gemm(transA, transB, rows, cols, k, a + ao, lda, b + bo, ldb, c + co, ldc, accumulate: accumulate)
     }
-    if m >= n {  // split rows of C: rows of op(A)
-        let per = (m + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let r0 = t * per, rows = min(m, r0 + per) - r0
-            guard rows > 0 else { return }
-            let aStart = transA ? a + r0 : a + r0 * lda
-            gemm(transA, transB, rows, n, k, aStart, lda, b, ldb, c + r0 * ldc, ldc, accumulate: accumulate)
-        }
-    } else {  // split columns of C: columns of op(B)
-        let per = (n + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let c0 = t * per, cols = min(n, c0 + per) - c0
-            guard cols > 0 else { return }
-            let bStart = transB ? b + c0 * ldb : b + c0
-            gemm(transA, transB, m, cols, k, a, lda, bStart, ldb, c + c0, ldc, accumulate: accumulate)
-        }
+}
+
+/// The bf16 twin of `layerGEMM`: bf16 operands, fp32 C, one single-threaded oneDNN call per thread.
+func layerGEMMBF16(
+    _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<UInt16>, _ lda: Int, _ b: UnsafePointer<UInt16>, _ ldb: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+) {
+    if m == 0 || n == 0 { return }
+    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc, always: true) { ao, bo, co, rows, cols in
+        BF16GEMM.gemm(
+            transA: transA, transB: transB, m: rows, n: cols, k: k, a: a + ao, lda: lda, b: b + bo, ldb: ldb,
+            c: c + co, ldc: ldc, accumulate: accumulate)
+    }
+}
+
+/// op(A)·op(B) into a gradient slot from bf16 operands (packed: lda, ldb are the stored row widths).
+func gemmIntoBF16(
+    _ c: GradientSlot, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<UInt16>, _ b: UnsafePointer<UInt16>
+) {
+    layerGEMMBF16(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c.pointer, n, accumulate: !c.overwrite)
+}
+
+/// The bf16 gradients of Y = op(A) op(B) (see `matmulBackward`); G is rounded once for both products.
+func matmulBackwardBF16(
+    _ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    a: BF16Copy, b: BF16Copy, g: UnsafePointer<Float>
+) {
+    guard da != nil || db != nil else { return }
+    let gb = BF16Copy(rounding: g, count: m * n, epoch: 0)
+    let (pa, pb, pg) = (UnsafePointer(a.pointer), UnsafePointer(b.pointer), UnsafePointer(gb.pointer))
+    if let da {
+        if transA { gemmIntoBF16(da, transB, true, k, m, n, pb, pg) } else { gemmIntoBF16(da, false, !transB, m, k, n, pg, pb) }
+    }
+    if let db {
+        if transB { gemmIntoBF16(db, true, transA, n, k, m, pg, pa) } else { gemmIntoBF16(db, !transA, false, k, n, m, pa, pg) }
     }
 }
 
@@ -100,6 +149,13 @@ extension Tensor {
             "matmul: inner dimensions differ, \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")")
         let outShape = transposeSelf ? [m, n] : Array(shape.dropLast()) + [n]
         let out = Tensor(uninitializedShape: outShape)
+        if MixedPrecision.precision == .bf16 {
+            let (a, b) = (bf16Copy(), other.bf16Copy())
+            gemmIntoBF16(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, a.pointer, b.pointer)
+            return out.record([self, other]) { g, ctx in
+                matmulBackwardBF16(ctx.slot(self), ctx.slot(other), transposeSelf, transposeOther, m, n, k, a: a, b: b, g: g)
+            }
+        }
         gemmInto(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, data, other.data)
         return out.record([self, other]) { g, ctx in
             matmulBackward(
@@ -150,21 +206,31 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
         if let bias {  // Y = broadcast(b); Y += X Wᵀ
             for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
-            layerGEMM(
-                false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures,
-                accumulate: true)
+        }
+        // bf16: X and W rounded once (W once per optimizer step inside MixedPrecision.cachingLeafCasts).
+        let rounded = MixedPrecision.precision == .bf16 ? (x: bf16Copy(), w: weight.bf16Copy()) : nil
+        if let rounded {
+            layerGEMMBF16(
+                false, true, rows, outFeatures, inFeatures, rounded.x.pointer, inFeatures, rounded.w.pointer, inFeatures,
+                out.data, outFeatures, accumulate: bias != nil)
         } else {
             layerGEMM(
                 false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures,
-                accumulate: false)
+                accumulate: bias != nil)
         }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         return out.record(inputs) { g, ctx in
-            if let s = ctx.slot(self) {  // dX [rows, in] = G [rows, out] · W [out, in]
-                gemmInto(s, false, false, rows, inFeatures, outFeatures, g, weight.data)
-            }
-            if let s = ctx.slot(weight) {  // dW [out, in] = Gᵀ · X
-                gemmInto(s, true, false, outFeatures, inFeatures, rows, g, self.data)
+            if let rounded {  // dX = G W, dW = Gᵀ X with G rounded once
+                matmulBackwardBF16(
+                    ctx.slot(self), ctx.slot(weight), false, true, rows, outFeatures, inFeatures, a: rounded.x,
+                    b: rounded.w, g: g)
+            } else {
+                if let s = ctx.slot(self) {  // dX [rows, in] = G [rows, out] · W [out, in]
+                    gemmInto(s, false, false, rows, inFeatures, outFeatures, g, weight.data)
+                }
+                if let s = ctx.slot(weight) {  // dW [out, in] = Gᵀ · X
+                    gemmInto(s, true, false, outFeatures, inFeatures, rows, g, self.data)
+                }
             }
             if let bias, let db = ctx.accumulatingSlot(bias) {
                 ComputeThreads.parallelFor(outFeatures, minChunk: 64) { r in
