@@ -105,6 +105,11 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load_library(void) {
     api.status = 1;
+    const char *disabled = getenv("FREELB_DISABLE_BF16");
+    if (disabled && *disabled && strcmp(disabled, "0") != 0) {
+        snprintf(api.reason, sizeof api.reason, "disabled by FREELB_DISABLE_BF16");
+        return;
+    }
     if (!flb_cpu_has_avx512_bf16()) {
         snprintf(api.reason, sizeof api.reason,
                  "this CPU has no AVX512-BF16 instructions (avx512_bf16 in /proc/cpuinfo), so bf16 GEMMs would be "

@@ -52,6 +52,13 @@ public final class FineTuningRun {
         outputDirectory = URL(fileURLWithPath: configuration.outputDir)
     }
 
+    /// Sets the engine's product precision; bf16 where it cannot run is an error naming the reason.
+    public static func usePrecision(_ precision: Precision) throws {
+        do { try MixedPrecision.setPrecision(precision) } catch {
+            throw RunError("--precision \(precision.rawValue): \(error)")
+        }
+    }
+
     /// Trains until done or `shouldStop()` (then a resumable checkpoint is saved). Re-running on the
     /// same folder resumes from its latest checkpoint.
     @discardableResult
@@ -67,6 +74,7 @@ public final class FineTuningRun {
         }
         for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
 
+        try Self.usePrecision(config.precision)
         let task = try TaskRegistry.task(named: config.task)
         let modelLoad = try TransformerClassifier.load(
             config.model, kind: task.type.modelKind,

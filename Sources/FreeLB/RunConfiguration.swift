@@ -1,6 +1,7 @@
 // The resolved configuration of a fine-tuning run: HF run_glue's vocabulary plus the adversarial
 // method's flags. Keys in JSON are the CLI flags in kebab-case (`--config file.json` uses them too).
 import Foundation
+import FreeLBTensor
 
 public enum MethodName: String, Codable, CaseIterable, Sendable {
     case vanilla, freelb, pgd, freeat, yopo
@@ -55,6 +56,8 @@ public struct RunConfiguration: Codable, Equatable {
     public var onNonfinite: NonFiniteAction = .stop
     /// With `onNonfinite == .skip`: stop after more than this many skipped batches in a row.
     public var nonfiniteSkipLimit: Int = 10
+    /// Matrix products in fp32, or bf16 inputs with fp32 accumulation (docs/method.md §14).
+    public var precision: Precision = .fp32
 
     public init() {}
 
@@ -70,6 +73,7 @@ public struct RunConfiguration: Codable, Equatable {
         case beginStep = "adv-begin-step", cleanPass = "adv-clean-pass", innerSteps = "yopo-inner-steps"
         case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
         case onNonfinite = "on-nonfinite", nonfiniteSkipLimit = "nonfinite-skip-limit"
+        case precision
     }
 
     /// Decodes a partial JSON object: absent keys keep the current values.

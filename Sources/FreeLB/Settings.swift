@@ -154,7 +154,12 @@ extension RunConfiguration {
             Setting(
                 "nonfinite-skip-limit", "With --on-nonfinite skip: stop after more than N skipped batches in a row.",
                 allowed: inRange(0...1_000_000), resumable: true
-            ) { (0...1_000_000).contains($0.nonfiniteSkipLimit) }
+            ) { (0...1_000_000).contains($0.nonfiniteSkipLimit) },
+            Setting(
+                "precision",
+                "fp32 | bf16: bf16 rounds the inputs of every linear layer's products to bf16 and accumulates in fp32 "
+                    + "(oneDNN; needs AVX512-BF16, else the run stops with the reason); weights, optimizer state, δ, "
+                    + "softmax, LayerNorm and the loss stay fp32 (docs/method.md §14)."),
         ]
     }()
 

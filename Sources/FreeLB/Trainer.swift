@@ -52,7 +52,7 @@ public func evaluate(_ model: TransformerClassifier, batches: [TrainingBatch]) -
     var total: Double = 0, count = 0
     withNoGrad {
         for batch in batches {
-            let logits = model(batch.input).logits
+            let logits = MixedPrecision.cachingLeafCasts { model(batch.input).logits }
             let width = logits.shape[1]
             for r in 0..<logits.shape[0] { rows.append(Array(UnsafeBufferPointer(start: logits.data + r * width, count: width))) }
             let n = logits.shape[0]
@@ -124,7 +124,8 @@ public final class Trainer {
                 let group = Array(batches[index..<min(batches.count, index + accumulationSteps)])
                 index += accumulationSteps
                 state.beginBatch()
-                let result = method.step(group, state: state)
+                // At bf16, each weight is rounded once per step (an optimizer update drops its copy).
+                let result = MixedPrecision.cachingLeafCasts { method.step(group, state: state) }
                 tokens += group.reduce(0) { $0 + $1.input.attentionMask.reduce(0) { $0 + Int($1) } }
                 let elapsed = Date().timeIntervalSince(start)
                 let progress = StepProgress(

@@ -18,6 +18,9 @@ struct StepBenchOptions {
     var peerScript = "benchmarks/torch_baseline.py"
     var python = ProcessInfo.processInfo.environment["FREELB_TORCH_PYTHON"] ?? "python3"
     var json = false
+    /// Engine precisions to measure; each is compared with the peer at the same precision (PyTorch fp32, and
+    /// PyTorch under bf16 autocast). Default: both where bf16 can run.
+    var precisions: [Precision] = MixedPrecision.bf16Unavailability == nil ? [.fp32, .bf16] : [.fp32]
 
     init(arguments: [String]) throws {
         var i = 0
@@ -41,6 +44,12 @@ struct StepBenchOptions {
             case "--peer-script": peerScript = try value()
             case "--python": python = try value()
             case "--json": json = true
+            case "--precision":
+                let text = try value()
+                precisions = try text.split(separator: ",").map {
+                    guard let p = Precision(rawValue: String($0)) else { throw RunError("--precision \(text): fp32, bf16 or fp32,bf16") }
+                    return p
+                }
             default: throw RunError("unknown option \(arguments[i])")
             }
             i += 1
@@ -50,6 +59,7 @@ struct StepBenchOptions {
 
 struct StepMeasurement: Codable {
     var engine, method: String
+    var precision: Precision
     var batch, seq: Int
     var stepMedian, stepMin, tokensPerSecond: Double
     var mfu: Double
@@ -72,6 +82,31 @@ func forwardFLOPs(_ c: ModelConfiguration, batch: Int, seq: Int) -> Double {
     )
     let p = l * (4 * h * h + 2 * h * i)
     return 2 * b * s * p + l * 4 * b * s * s * h + 2 * b * (h * h + h * 2)
+}
+
+/// Best of `reps` 2048³ oneDNN bf16 products split over the engine's threads (as the engine runs them), in GFLOP/s.
+func bf16GemmPeak(reps: Int = 10) -> Double {
+    let n = 2048
+    let a = [UInt16](repeating: 0x3f00, count: n * n), b = [UInt16](repeating: 0x3e80, count: n * n)
+    let c = Tensor(zeros: [n, n])
+    let threads = ComputeThreads.count, per = (n + threads - 1) / threads
+    var best = 0.0
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            for _ in 0..<reps {
+                let t = Date()
+                DispatchQueue.concurrentPerform(iterations: threads) { i in
+                    let rows = min(n, (i + 1) * per) - i * per
+                    guard rows > 0 else { return }
+                    BF16GEMM.gemm(
+                        transA: false, transB: false, m: rows, n: n, k: n, a: pa.baseAddress! + i * per * n, lda: n,
+                        b: pb.baseAddress!, ldb: n, c: c.data + i * per * n, ldc: n, accumulate: false)
+                }
+                best = max(best, 2 * pow(Double(n), 3) / Date().timeIntervalSince(t) / 1e9)
+            }
+        }
+    }
+    return best
 }
 
 /// Best of `reps` 2048³ sgemm, in GFLOP/s.
@@ -100,7 +135,11 @@ func peakRSSMiB() -> Double {
 func runStepBench(_ options: StepBenchOptions) throws {
     ComputeThreads.setCount(options.threads)
     let peakBefore = gemmPeak()
+    let bf16Peak = options.precisions.contains(.bf16) ? bf16GemmPeak() : nil
     var results: [StepMeasurement] = []
+    for precision in options.precisions {
+    try MixedPrecision.setPrecision(precision)
+    defer { try? MixedPrecision.setPrecision(.fp32) }
     for methodName in options.methods {
         let config = miniLMConfiguration(dropout: options.dropout)
         let model: TransformerClassifier
@@ -131,11 +170,13 @@ func runStepBench(_ options: StepBenchOptions) throws {
         case "yopo": method = try YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
         default: throw RunError("unknown method \(methodName)")
         }
-        for _ in 0..<options.warmup { _ = method.step([batch], state: state) }
+        // As the Trainer runs a step: at bf16 each weight is rounded once per step.
+        func step() { _ = MixedPrecision.cachingLeafCasts { method.step([batch], state: state) } }
+        for _ in 0..<options.warmup { step() }
         var times: [Double] = []
         for _ in 0..<options.steps {
             let t = Date()
-            _ = method.step([batch], state: state)
+            step()
             times.append(Date().timeIntervalSince(t))
         }
         // Evaluation throughput: no-grad forward passes.
@@ -143,65 +184,77 @@ func runStepBench(_ options: StepBenchOptions) throws {
         var evalTimes: [Double] = []
         for _ in 0..<(options.warmup + 3) {
             let t = Date()
-            _ = withNoGrad { model(batch.input).logits }
+            _ = withNoGrad { MixedPrecision.cachingLeafCasts { model(batch.input).logits } }
             evalTimes.append(Date().timeIntervalSince(t))
         }
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
         let flops = multiplier * forwardFLOPs(config, batch: options.batch, seq: options.seq)
         let evalMedian = evalTimes.dropFirst(options.warmup).sorted()[1]
+        let peak = precision == .bf16 ? (bf16Peak ?? 1) : max(peakBefore, gemmPeak())
         results.append(
             StepMeasurement(
-                engine: "swift", method: methodName, batch: options.batch, seq: options.seq,
-                stepMedian: median, stepMin: sorted[0], tokensPerSecond: Double(count) / median,
-                mfu: flops / median / 1e9 / max(peakBefore, gemmPeak()), peakRSSMiB: peakRSSMiB(),
+                engine: precision == .bf16 ? "swift-bf16" : "swift", method: methodName, precision: precision,
+                batch: options.batch, seq: options.seq, stepMedian: median, stepMin: sorted[0],
+                tokensPerSecond: Double(count) / median, mfu: flops / median / 1e9 / peak, peakRSSMiB: peakRSSMiB(),
                 evalTokensPerSecond: Double(count) / evalMedian))
     }
+    }
+    // The peer at each measured precision: PyTorch fp32, and PyTorch under torch.autocast("cpu", bfloat16).
     var peerResults: [String: [String: Any]] = [:]
     if options.peer {
-        for methodName in options.methods where ["vanilla", "freelb", "pgd", "freeat"].contains(methodName) {
-            if let r = runPeer(options, method: methodName) { peerResults[methodName] = r }
+        for precision in options.precisions {
+            for methodName in options.methods where ["vanilla", "freelb", "pgd", "freeat"].contains(methodName) {
+                if let r = runPeer(options, method: methodName, precision: precision) {
+                    peerResults["\(methodName)/\(precision.rawValue)"] = r
+                }
+            }
         }
     }
     print(String(format: "GEMM peak (2048³, best of 10): %.1f GFLOP/s on %d threads", peakBefore, options.threads))
-    print("batch×seq  method   engine   step median  step min  tokens/s  MFU    peak RSS MiB  eval tok/s")
+    if let bf16Peak { print(String(format: "bf16 GEMM peak (oneDNN, 2048³, best of 10): %.1f GFLOP/s", bf16Peak)) }
+    print("batch×seq  method   engine        step median  step min  tokens/s  MFU    peak RSS MiB  eval tok/s")
     for r in results {
         print(
             String(
-                format: "%3d×%-5d  %-7@  swift    %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq,
-                r.method as NSString,
+                format: "%3d×%-5d  %@  %@  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq,
+                r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString, r.engine.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
                 r.stepMedian, r.stepMin, r.tokensPerSecond, 100 * r.mfu, r.peakRSSMiB, r.evalTokensPerSecond ?? 0))
-        if let p = peerResults[r.method], let med = p["step_s_median"] as? Double, let mn = p["step_s_min"] as? Double,
-            let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double
+        if let p = peerResults["\(r.method)/\(r.precision.rawValue)"], let med = p["step_s_median"] as? Double,
+            let mn = p["step_s_min"] as? Double, let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double
         {
             let peerEval = p["eval_tokens_per_s"] as? Double
+            let peerName = r.precision == .bf16 ? "pytorch-bf16" : "pytorch"
             print(
                 String(
-                    format: "%3d×%-5d  %-7@  pytorch  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq,
-                    r.method as NSString,
+                    format: "%3d×%-5d  %@  %@  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq,
+                    r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString, peerName.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
                     med, mn, Double(r.batch * r.seq) / med, 100 * mfu, rss,
                     (peerEval.map { String(format: "%.0f", $0) } ?? "–") as NSString))
             print(
                 String(
-                    format: "           ratio swift/pytorch: step %.2f (target ≤ 0.80), RSS %.2f (target ≤ 1)",
-                    r.stepMedian / med, r.peakRSSMiB / rss))
+                    format: "           ratio %@/%@: step %.2f (target ≤ 0.80), RSS %.2f (target ≤ 1)", r.engine as NSString,
+                    peerName as NSString, r.stepMedian / med, r.peakRSSMiB / rss))
         }
     }
-    if let vanilla = results.first(where: { $0.method == "vanilla" }) {
-        for r in results where r.method == "freelb" {
+    for precision in options.precisions {
+        guard let vanilla = results.first(where: { $0.method == "vanilla" && $0.precision == precision }) else { continue }
+        for r in results where r.method == "freelb" && r.precision == precision {
             print(
                 String(
-                    format: "FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", options.adversarialSteps,
-                    r.stepMedian / vanilla.stepMedian,
+                    format: "%@ FreeLB-%d / vanilla step time: %.2f (K × 1.05 = %.2f)", precision.rawValue as NSString,
+                    options.adversarialSteps, r.stepMedian / vanilla.stepMedian,
                     Double(options.adversarialSteps) * 1.05))
         }
     }
-    let peerEval = options.peer ? runPeerEvaluation(options) : nil
-    if let swiftEval = results.first?.evalTokensPerSecond, let peerEval {
-        print(
-            String(
-                format: "eval (no-grad forward) tokens/s: swift %.0f, pytorch %.0f, ratio %.2f (target ≥ 1.25)",
-                swiftEval, peerEval, swiftEval / peerEval))
+    for precision in options.precisions {
+        let peerEval = options.peer ? runPeerEvaluation(options, precision: precision) : nil
+        if let swiftEval = results.first(where: { $0.precision == precision })?.evalTokensPerSecond, let peerEval {
+            print(
+                String(
+                    format: "%@ eval (no-grad forward) tokens/s: swift %.0f, pytorch %.0f, ratio %.2f (target ≥ 1.25)",
+                    precision.rawValue as NSString, swiftEval, peerEval, swiftEval / peerEval))
+        }
     }
     if options.peer && peerResults.isEmpty {
         print(
@@ -215,7 +268,7 @@ func runStepBench(_ options: StepBenchOptions) throws {
 }
 
 /// Runs the PyTorch peer script with the same configuration; nil when unavailable.
-func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
+func runPeer(_ options: StepBenchOptions, method: String, precision: Precision) -> [String: Any]? {
     guard FileManager.default.fileExists(atPath: options.peerScript) else { return nil }
     var arguments = [
         options.peerScript, "--batch", "\(options.batch)", "--seq", "\(options.seq)", "--method", method,
@@ -224,6 +277,7 @@ func runPeer(_ options: StepBenchOptions, method: String) -> [String: Any]? {
     ]
     if let dir = options.modelDir { arguments += ["--model-dir", dir] } else { arguments += ["--config", "minilm-l6"] }
     if !options.dropout { arguments.append("--no-dropout") }
+    if precision == .bf16 { arguments += ["--autocast", "bf16"] }
     guard let output = runPython(options.python, arguments) else { return nil }
     for line in output.split(separator: "\n") where line.hasPrefix("RESULT_JSON ") {
         return try? JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT_JSON ".count).utf8)) as? [String: Any]
@@ -247,7 +301,7 @@ func runPython(_ python: String, _ arguments: [String]) -> String? {
 
 /// PyTorch's eval-mode, no-grad forward throughput (tokens/s) for the same model shape and batch;
 /// nil when torch/transformers are unavailable. Same random-init MiniLM-L6 shape as the peer script.
-func runPeerEvaluation(_ options: StepBenchOptions) -> Double? {
+func runPeerEvaluation(_ options: StepBenchOptions, precision: Precision) -> Double? {
     let script = """
         import sys, time, torch, transformers
         torch.set_num_threads(\(options.threads)); torch.manual_seed(0)
@@ -256,7 +310,7 @@ func runPeerEvaluation(_ options: StepBenchOptions) -> Double? {
         else: m = transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, num_labels=2))
         m.eval(); ids = torch.randint(1000, 30000, (\(options.batch), \(options.seq)))
         ts = []
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=\(precision == .bf16 ? "True" : "False")):
             for i in range(\(options.warmup + 3)):
                 t = time.perf_counter(); m(input_ids=ids); ts.append(time.perf_counter() - t)
         ts = sorted(ts[\(options.warmup):]); print("EVAL_TOKENS_PER_S", \(options.batch * options.seq) / ts[1])

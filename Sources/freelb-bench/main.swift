@@ -13,6 +13,8 @@ let benchUsage = """
                 python3 has torch + transformers (FREELB_TORCH_PYTHON picks the interpreter)
     options (step): --batch 32 --seq 128 --steps 5 --warmup 1 --threads N --methods vanilla,freelb
                     --adv-steps 3 --no-dropout --model-dir DIR --no-peer --peer-script PATH --json
+                    --precision fp32,bf16 (default: both where bf16 runs; bf16 is compared with PyTorch
+                    under bf16 autocast, fp32 with PyTorch fp32)
     options (kernels):
       --json        one JSON object per measurement instead of a table
       --reps N      timed repetitions per measurement (median reported; default 7)

@@ -3,6 +3,7 @@ import Foundation
 import FreeLB
 import FreeLBData
 import FreeLBModels
+import FreeLBTensor
 import FreeLBTokenizers
 
 /// Options shared by commands that run a trained model over a split.
@@ -16,6 +17,8 @@ struct ModelAndData: ParsableArguments {
     @Option(help: "Use only the first N examples. Allowed: \(allowed("eval-limit")).") var limit: Int?
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
         Int?
+    @Option(help: "fp32 | bf16 matrix products (bf16: inputs rounded, fp32 accumulation). (default: fp32)") var precision:
+        Precision = .fp32
 
     func validate() throws {
         try checkFlag("max-seq-length", maxSeqLength)
@@ -32,6 +35,7 @@ struct ModelAndData: ParsableArguments {
 
     func load(split: Split) throws -> (TransformerClassifier, TaskSplit) {
         configureThreads(threads)
+        try FineTuningRun.usePrecision(precision)
         let spec = try TaskRegistry.task(named: task)
         let (model, directory) = try TransformerClassifier.load(
             modelLocation, kind: spec.type.modelKind,

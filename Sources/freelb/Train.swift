@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FreeLB
 import FreeLBModels
+import FreeLBTensor
 
 /// The flags of `freelb train` (also used by `experiment`). Every value is optional so that
 /// `--config file.json` and `--preset` can supply it; the command line wins over both. Each setting's
@@ -48,6 +49,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: setting("on-nonfinite")) var onNonfinite: NonFiniteAction?
     @Option(help: setting("nonfinite-skip-limit")) var nonfiniteSkipLimit: Int?
     @Flag(help: setting("group-by-length")) var groupByLength = false
+    @Option(help: setting("precision")) var precision: Precision?
 
     /// defaults < preset < --config file < flags
     func resolve() throws -> RunConfiguration {
@@ -110,6 +112,7 @@ func allowed(_ key: String) -> String { RunConfiguration.setting(key)?.allowed ?
 extension MethodName: ExpressibleByArgument {}
 extension NonFiniteAction: ExpressibleByArgument {}
 extension PerturbationNorm: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
