@@ -70,6 +70,12 @@ final class BF16Copy {
         Kernels.elementwise(count) { start, n in BF16GEMM.round(source + start, into: destination + start, count: n) }
     }
 
+    /// A buffer for `count` bf16 values, filled by the caller.
+    init(uninitializedCount count: Int) {
+        storage = TensorStorage(count: (count + 1) / 2)
+        epoch = 0
+    }
+
     var pointer: UnsafeMutablePointer<UInt16> { UnsafeMutableRawPointer(storage.pointer).assumingMemoryBound(to: UInt16.self) }
 }
 

@@ -158,6 +158,30 @@ final class BF16Tests: XCTestCase {
         }
     }
 
+    /// Attention at bf16 (Q, K, V, the probabilities, dctx and dS rounded; softmax fp32) against fp32: output
+    /// and the three input gradients within 3e-2 of each tensor's scale (two chained rounded products, each
+    /// within 2^-8·Σ|a||b|, through a softmax whose backward cancels).
+    func testAttentionMatchesFP32WithinTheBF16Bound() throws {
+        let (q, k, v) = (randomTensor([2, 8, 16], seed: 21), randomTensor([2, 8, 16], seed: 22), randomTensor([2, 8, 16], seed: 23))
+        let mask = Tensor(shape: [2, 8], values: (0..<16).map { $0 == 7 || $0 == 14 || $0 == 15 ? -1e9 : 0 })
+        let upstream = randomTensor([2, 8, 16], seed: 24)
+        func run(_ precision: Precision) throws -> [Tensor] {
+            for t in [q, k, v] { t.requiringGrad(); t.zeroGrad() }
+            let out = try MixedPrecision.withPrecision(precision) { () -> Tensor in
+                let out = multiHeadAttention(query: q, key: k, value: v, heads: 2, keyMask: mask).context
+                (out * upstream).sum().backward()
+                return out
+            }
+            return [out.detachedCopy(), q.grad!.detachedCopy(), k.grad!.detachedCopy(), v.grad!.detachedCopy()]
+        }
+        let (fp32, bf16) = (try run(.fp32), try run(.bf16))
+        for (index, label) in ["context", "dQ", "dK", "dV"].enumerated() {
+            let scale = Double(fp32[index].maxAbs())
+            assertClose(bf16[index], fp32[index], bound: 3e-2 * scale, label)
+        }
+        XCTAssertGreaterThan(zip(bf16[0].scalars, fp32[0].scalars).map { abs($0 - $1) }.max()!, 0, "bf16 actually ran")
+    }
+
     /// Weights are rounded once per scope, and an in-place update (an optimizer step) is seen at once.
     func testLeafCastsAreCachedInAScopeAndDroppedOnUpdate() throws {
         let x = Tensor(shape: [1, 2], values: [1, 1])

@@ -32,12 +32,22 @@ public func multiHeadAttention(
     let out = Tensor(uninitializedShape: [batch, length, width])
     let (pq, pk, pv, pp, po) = (q.data, k.data, v.data, probs.data, out.data)
     let pd = dropped?.data, pmask = dropout?.values.data, pkm = keyMask?.data
+    // bf16 (MixedPrecision): Q, K, V and the (dropped-out) probabilities are rounded for the products, as
+    // autocast's bmm does; softmax and its backward stay fp32. `roundedWeights` [B·heads, T, T] is kept for dV.
+    let rounded = MixedPrecision.precision == .bf16 ? (q: q.bf16Copy(), k: k.bf16Copy(), v: v.bf16Copy()) : nil
+    let roundedWeights = rounded.map { _ in BF16Copy(uninitializedCount: batch * heads * tt) }
     BatchedGEMM.run(batch * heads) { bh in
         let b = bh / heads, h = bh % heads
         let base = b * length * width + h * dh
         let scores = pp + bh * tt
         // S [T, T] = Q_bh Kᵀ_bh
-        gemm(false, true, length, length, dh, pq + base, width, pk + base, width, scores, length, accumulate: false)
+        if let rounded {
+            BF16GEMM.gemm(
+                transA: false, transB: true, m: length, n: length, k: dh, a: rounded.q.pointer + base, lda: width,
+                b: rounded.k.pointer + base, ldb: width, c: scores, ldc: length, accumulate: false)
+        } else {
+            gemm(false, true, length, length, dh, pq + base, width, pk + base, width, scores, length, accumulate: false)
+        }
         flb_softmax_forward(scores, scores, length, length, scale, pkm.map { UnsafePointer($0 + b * length) }, length)
         var weights = UnsafePointer(scores)
         if let pd, let pmask {
@@ -45,7 +55,15 @@ public func multiHeadAttention(
             weights = UnsafePointer(pd + bh * tt)
         }
         // ctx_bh [T, dh] = P V_bh
-        gemm(false, false, length, dh, length, weights, length, pv + base, width, po + base, width, accumulate: false)
+        if let rounded, let roundedWeights {
+            let pw = roundedWeights.pointer + bh * tt
+            BF16GEMM.round(weights, into: pw, count: tt)
+            BF16GEMM.gemm(
+                transA: false, transB: false, m: length, n: dh, k: length, a: pw, lda: length, b: rounded.v.pointer + base,
+                ldb: width, c: po + base, ldc: width, accumulate: false)
+        } else {
+            gemm(false, false, length, dh, length, weights, length, pv + base, width, po + base, width, accumulate: false)
+        }
     }
     let context = out.record([q, k, v]) { g, ctx in
         // Saved for backward (the closure keeps the tensors, not just their pointers, alive).
@@ -53,6 +71,12 @@ public func multiHeadAttention(
         let sq = ctx.slot(q), sk = ctx.slot(k), sv = ctx.slot(v)
         guard sq != nil || sk != nil || sv != nil else { return }
         let scratch = Tensor(uninitializedShape: [batch * heads, length, length])
+        if let rounded, let roundedWeights {
+            attentionBackwardBF16(
+                g: g, rounded: rounded, roundedWeights: roundedWeights, probabilities: pp, dropoutMask: pmask, scratch: scratch,
+                slots: (sq, sk, sv), batch: batch, heads: heads, length: length, width: width, scale: scale)
+            return
+        }
         BatchedGEMM.run(batch * heads) { bh in
             let b = bh / heads
             let base = b * length * width + (bh % heads) * dh
@@ -81,4 +105,44 @@ public func multiHeadAttention(
         }
     }
     return AttentionResult(context: context, probabilities: probs)
+}
+
+/// The backward of `multiHeadAttention` at bf16: dctx (g) and dS rounded for the products, dS computed in
+/// fp32. g [B, T, H]; probabilities [B·heads, T, T] before dropout; `roundedWeights` the forward's rounded P·D.
+private func attentionBackwardBF16(
+    g: UnsafeMutablePointer<Float>, rounded: (q: BF16Copy, k: BF16Copy, v: BF16Copy), roundedWeights: BF16Copy,
+    probabilities pp: UnsafeMutablePointer<Float>, dropoutMask pmask: UnsafeMutablePointer<Float>?, scratch: Tensor,
+    slots: (q: GradientSlot?, k: GradientSlot?, v: GradientSlot?), batch: Int, heads: Int, length: Int, width: Int,
+    scale: Float
+) {
+    let dh = width / heads, tt = length * length
+    let roundedG = BF16Copy(rounding: g, count: batch * length * width, epoch: 0)
+    let roundedScores = BF16Copy(uninitializedCount: batch * heads * tt)
+    BatchedGEMM.run(batch * heads) { bh in
+        let base = (bh / heads) * length * width + (bh % heads) * dh
+        let dS = scratch.data + bh * tt, dSRounded = roundedScores.pointer + bh * tt
+        let gBase = roundedG.pointer + base
+        if let sv = slots.v {  // dV_bh = Pdᵀ · dctx_bh
+            BF16GEMM.gemm(
+                transA: true, transB: false, m: length, n: dh, k: length, a: roundedWeights.pointer + bh * tt, lda: length,
+                b: gBase, ldb: width, c: sv.pointer + base, ldc: width, accumulate: !sv.overwrite)
+        }
+        // dPd = dctx_bh · V_bhᵀ; dP = dPd ⊙ D; dS = scale · softmax'(dP)
+        BF16GEMM.gemm(
+            transA: false, transB: true, m: length, n: length, k: dh, a: gBase, lda: width, b: rounded.v.pointer + base,
+            ldb: width, c: dS, ldc: length, accumulate: false)
+        if let pmask { flb_mul(dS, pmask + bh * tt, dS, tt) }
+        flb_softmax_backward(pp + bh * tt, dS, dS, length, length, scale)
+        BF16GEMM.round(dS, into: dSRounded, count: tt)
+        if let sq = slots.q {  // dQ_bh = dS · K_bh
+            BF16GEMM.gemm(
+                transA: false, transB: false, m: length, n: dh, k: length, a: dSRounded, lda: length,
+                b: rounded.k.pointer + base, ldb: width, c: sq.pointer + base, ldc: width, accumulate: !sq.overwrite)
+        }
+        if let sk = slots.k {  // dK_bh = dSᵀ · Q_bh
+            BF16GEMM.gemm(
+                transA: true, transB: false, m: length, n: dh, k: length, a: dSRounded, lda: length,
+                b: rounded.q.pointer + base, ldb: width, c: sk.pointer + base, ldc: width, accumulate: !sk.overwrite)
+        }
+    }
 }
