@@ -89,7 +89,8 @@ void flb_bf16_to_f32(const uint16_t *src, float *dst, long count) {
     X(dnnl_matmul_desc_init) X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy)                            \
     X(dnnl_primitive_attr_set_post_ops) X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_sum)  \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_query) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_create) \
-    X(dnnl_memory_create) X(dnnl_memory_set_data_handle) X(dnnl_primitive_execute)
+    X(dnnl_memory_create) X(dnnl_memory_set_data_handle) X(dnnl_primitive_execute) X(dnnl_memory_destroy)         \
+    X(dnnl_primitive_destroy)
 
 static struct {
 #define FLB_DECLARE(name) __typeof__(name) *name;
@@ -155,23 +156,33 @@ int flb_bf16_load(char *reason, int reason_size) {
 }
 
 typedef struct {
-    int used, trans_a, trans_b, accumulate;
+    int used, trans_a, trans_b, accumulate, has_bias;
     long m, n, k, lda, ldb, ldc;
     dnnl_primitive_t primitive;
     dnnl_primitive_desc_t description;
-    dnnl_memory_t a, b, c;
+    dnnl_memory_t a, b, c, bias;
 } cached_matmul;
 
-enum { cache_size = 96 };
+enum { cache_size = 256 };
 // Per thread: primitives are executed by the thread that built them, so no locks and no shared scratchpad.
 static _Thread_local cached_matmul cache[cache_size];
 static _Thread_local int cache_next;
 static _Thread_local dnnl_stream_t thread_stream;
 static _Thread_local int thread_ready;
 
+static void release_matmul(cached_matmul *entry) {
+    if (entry->primitive) api.dnnl_primitive_destroy(entry->primitive);
+    if (entry->description) api.dnnl_primitive_desc_destroy(entry->description);
+    dnnl_memory_t memories[4] = {entry->a, entry->b, entry->c, entry->bias};
+    for (int i = 0; i < 4; i++)
+        if (memories[i]) api.dnnl_memory_destroy(memories[i]);
+    memset(entry, 0, sizeof *entry);
+}
+
 static int build_matmul(cached_matmul *entry, int trans_a, int trans_b, long m, long n, long k, long lda, long ldb,
-                        long ldc, int accumulate) {
-    dnnl_memory_desc_t a_desc, b_desc, c_desc;
+                        long ldc, int accumulate, int has_bias) {
+    dnnl_memory_desc_t a_desc, b_desc, c_desc, bias_desc;
+    dnnl_dims_t bias_dims = {1, n}, bias_strides = {n, 1};
     dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n};
     dnnl_dims_t a_strides = {trans_a ? 1 : lda, trans_a ? lda : 1};
     dnnl_dims_t b_strides = {trans_b ? 1 : ldb, trans_b ? ldb : 1};
@@ -180,8 +191,13 @@ static int build_matmul(cached_matmul *entry, int trans_a, int trans_b, long m, 
     if ((s = api.dnnl_memory_desc_init_by_strides(&a_desc, 2, a_dims, dnnl_bf16, a_strides)) != dnnl_success) return s;
     if ((s = api.dnnl_memory_desc_init_by_strides(&b_desc, 2, b_dims, dnnl_bf16, b_strides)) != dnnl_success) return s;
     if ((s = api.dnnl_memory_desc_init_by_strides(&c_desc, 2, c_dims, dnnl_f32, c_strides)) != dnnl_success) return s;
+    if (has_bias &&
+        (s = api.dnnl_memory_desc_init_by_strides(&bias_desc, 2, bias_dims, dnnl_f32, bias_strides)) != dnnl_success)
+        return s;
     dnnl_matmul_desc_t matmul;
-    if ((s = api.dnnl_matmul_desc_init(&matmul, &a_desc, &b_desc, NULL, &c_desc)) != dnnl_success) return s;
+    if ((s = api.dnnl_matmul_desc_init(&matmul, &a_desc, &b_desc, has_bias ? &bias_desc : NULL, &c_desc)) !=
+        dnnl_success)
+        return s;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
     if (accumulate) {   // C += A·B as a sum post-op
@@ -202,14 +218,16 @@ static int build_matmul(cached_matmul *entry, int trans_a, int trans_b, long m, 
     if ((s = api.dnnl_memory_create(&entry->a, &a_desc, api.engine, DNNL_MEMORY_NONE)) != dnnl_success) return s;
     if ((s = api.dnnl_memory_create(&entry->b, &b_desc, api.engine, DNNL_MEMORY_NONE)) != dnnl_success) return s;
     if ((s = api.dnnl_memory_create(&entry->c, &c_desc, api.engine, DNNL_MEMORY_NONE)) != dnnl_success) return s;
+    if (has_bias && (s = api.dnnl_memory_create(&entry->bias, &bias_desc, api.engine, DNNL_MEMORY_NONE)) != dnnl_success)
+        return s;
     entry->used = 1;
-    entry->trans_a = trans_a, entry->trans_b = trans_b, entry->accumulate = accumulate;
+    entry->trans_a = trans_a, entry->trans_b = trans_b, entry->accumulate = accumulate, entry->has_bias = has_bias;
     entry->m = m, entry->n = n, entry->k = k, entry->lda = lda, entry->ldb = ldb, entry->ldc = ldc;
     return 0;
 }
 
 static cached_matmul *find_matmul(int trans_a, int trans_b, long m, long n, long k, long lda, long ldb, long ldc,
-                                  int accumulate, int *status) {
+                                  int accumulate, int has_bias, int *status) {
     *status = 0;
     if (!thread_ready) {
         if (api.omp_set_num_threads) api.omp_set_num_threads(1);
@@ -220,39 +238,44 @@ static cached_matmul *find_matmul(int trans_a, int trans_b, long m, long n, long
     for (int i = 0; i < cache_size; i++) {
         cached_matmul *e = &cache[i];
         if (e->used && e->m == m && e->n == n && e->k == k && e->trans_a == trans_a && e->trans_b == trans_b &&
-            e->lda == lda && e->ldb == ldb && e->ldc == ldc && e->accumulate == accumulate)
+            e->lda == lda && e->ldb == ldb && e->ldc == ldc && e->accumulate == accumulate && e->has_bias == has_bias)
             return e;
     }
-    // Miss: replace the oldest entry (the objects it holds are small; they are leaked, not reused, so
-    // that a failed build leaves nothing half-made in the table).
+    // Miss: replace the oldest entry (batches grouped by length bring many shapes, so evicted primitives are
+    // destroyed, as is whatever a failed build made).
     cached_matmul *entry = &cache[cache_next];
     cache_next = (cache_next + 1) % cache_size;
-    memset(entry, 0, sizeof *entry);
-    *status = build_matmul(entry, trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate);
+    release_matmul(entry);
+    *status = build_matmul(entry, trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate, has_bias);
     if (*status != 0) {
-        entry->used = 0;
+        release_matmul(entry);
         return NULL;
     }
     return entry;
 }
 
 int flb_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, const uint16_t *a, long lda, const uint16_t *b,
-                  long ldb, float *c, long ldc, int accumulate) {
+                  long ldb, float *c, long ldc, int accumulate, const float *bias) {
     if (m <= 0 || n <= 0) return 0;
     if (api.status != 0) return dnnl_runtime_error;
+    if (bias && accumulate) return dnnl_invalid_arguments;
     if (k <= 0) {   // an empty sum
-        if (!accumulate)
-            for (long i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        for (long i = 0; i < m && !accumulate; i++) {
+            if (bias) memcpy(c + i * ldc, bias, sizeof(float) * (size_t)n);
+            else memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        }
         return 0;
     }
     int status;
-    cached_matmul *entry = find_matmul(trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate, &status);
+    cached_matmul *entry = find_matmul(trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate, bias != NULL, &status);
     if (!entry) return status ? status : dnnl_runtime_error;
     api.dnnl_memory_set_data_handle(entry->a, (void *)a);
     api.dnnl_memory_set_data_handle(entry->b, (void *)b);
     api.dnnl_memory_set_data_handle(entry->c, c);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, entry->a}, {DNNL_ARG_WEIGHTS, entry->b}, {DNNL_ARG_DST, entry->c}};
-    dnnl_status_t s = api.dnnl_primitive_execute(entry->primitive, thread_stream, 3, args);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, entry->a}, {DNNL_ARG_WEIGHTS, entry->b}, {DNNL_ARG_DST, entry->c},
+                               {DNNL_ARG_BIAS, entry->bias}};
+    if (bias) api.dnnl_memory_set_data_handle(entry->bias, (void *)bias);
+    dnnl_status_t s = api.dnnl_primitive_execute(entry->primitive, thread_stream, bias ? 4 : 3, args);
     if (s == dnnl_success) s = api.dnnl_stream_wait(thread_stream);
     return s;
 }
@@ -263,7 +286,7 @@ void flb_bf16_gemm_implementation(int trans_a, int trans_b, long m, long n, long
     name[0] = 0;
     if (api.status != 0) return;
     int status;
-    cached_matmul *entry = find_matmul(trans_a, trans_b, m, n, k, lda, ldb, ldc, 0, &status);
+    cached_matmul *entry = find_matmul(trans_a, trans_b, m, n, k, lda, ldb, ldc, 0, 0, &status);
     const char *info = NULL;
     if (entry && api.dnnl_primitive_desc_query(entry->description, dnnl_query_impl_info_str, 0, &info) == dnnl_success &&
         info)
@@ -279,7 +302,7 @@ int flb_bf16_load(char *reason, int reason_size) {
 }
 
 int flb_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, const uint16_t *a, long lda, const uint16_t *b,
-                  long ldb, float *c, long ldc, int accumulate) {
+                  long ldb, float *c, long ldc, int accumulate, const float *bias) {
     return 1;
 }
 

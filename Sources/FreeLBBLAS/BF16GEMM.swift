@@ -23,17 +23,18 @@ public enum BF16GEMM {
 
     public static var isAvailable: Bool { (try? loadResult.get()) != nil }
 
-    /// C[m, n] = op(A) op(B) (+ C when `accumulate`), row-major; A, B bf16 bit patterns, C fp32. op(A) is
+    /// C[m, n] = op(A) op(B) (+ C when `accumulate`, + `bias`[n] on every row when given; not both), row-major;
+    /// A, B bf16 bit patterns, C and the bias fp32. op(A) is
     /// [m, k] (A stored [k, m] when `transA`), op(B) is [k, n] (B stored [n, k] when `transB`).
     /// Single-threaded in the calling thread. Call `load()` first.
     @inline(__always)
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil
     ) {
         let status = flb_bf16_gemm(
-            transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+            transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0, bias)
         precondition(status == 0, "oneDNN bf16 matmul \(m)×\(k)×\(n) failed with status \(status)")
     }
 

@@ -15,12 +15,13 @@ int flb_cpu_has_avx512_bf16(void);
 /// in `reason` (a NUL-terminated message of at most `reason_size` bytes).
 int flb_bf16_load(char *reason, int reason_size);
 
-/// C[m, n] = op(A) op(B) (+ C when `accumulate`), row-major. op(A) is [m, k] (A stored [k, m] when
-/// `trans_a`), op(B) is [k, n] (B stored [n, k] when `trans_b`). A and B are bf16, C is fp32.
+/// C[m, n] = op(A) op(B) (+ C when `accumulate`, + bias[n] on every row when `bias` is not NULL; not both),
+/// row-major. op(A) is [m, k] (A stored [k, m] when `trans_a`), op(B) is [k, n] (B stored [n, k] when
+/// `trans_b`). A and B are bf16, C and the bias fp32.
 /// Runs single-threaded in the calling thread; callers split large products over their threads.
 /// Returns 0, or a oneDNN status on failure. Needs a successful flb_bf16_load.
 int flb_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, const uint16_t *a, long lda,
-                  const uint16_t *b, long ldb, float *c, long ldc, int accumulate);
+                  const uint16_t *b, long ldb, float *c, long ldc, int accumulate, const float *bias);
 
 /// The oneDNN implementation chosen for that product's shape (for benchmarks and tests), e.g.
 /// "brg:avx512_core_bf16"; empty when none.

@@ -18,16 +18,16 @@ func gemm(
 /// Layer GEMMs split the rows (or columns) of C over our threads, each a single-threaded BLAS call.
 /// OpenBLAS itself stays on one thread (see `ComputeThreads`): its own workers busy-wait between calls
 /// and would compete with the elementwise kernels for the cores (measured: FreeLB-3 at 32×128 takes
-/// ~12% longer with threaded OpenBLAS). `product(aOffset, bOffset, cOffset, rows, cols)` computes one
-/// block; the offsets are in elements.
+/// ~12% longer with threaded OpenBLAS). `product(aOffset, bOffset, cOffset, rows, cols, firstColumn)`
+/// computes one block; the offsets are in elements.
 @inline(__always)
 func splitGEMM(
     _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, lda: Int, ldb: Int, ldc: Int, always: Bool = false,
-    _ product: (_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, _ rows: Int, _ cols: Int) -> Void
+    _ product: (_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, _ rows: Int, _ cols: Int, _ firstColumn: Int) -> Void
 ) {
     let threads = ComputeThreads.count
     guard threads > 1, always || ComputeThreads.splitsGEMMs, max(m, n) >= 64 * threads else {
-        product(0, 0, 0, m, n)
+        product(0, 0, 0, m, n, 0)
         return
     }
     withoutActuallyEscaping(product) { product in
@@ -36,14 +36,14 @@ func splitGEMM(
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let r0 = t * per, rows = min(m, r0 + per) - r0
                 guard rows > 0 else { return }
-                product(transA ? r0 : r0 * lda, 0, r0 * ldc, rows, n)
+                product(transA ? r0 : r0 * lda, 0, r0 * ldc, rows, n, 0)
             }
         } else {  // split columns of C: columns of op(B)
             let per = (n + threads - 1) / threads
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let c0 = t * per, cols = min(n, c0 + per) - c0
                 guard cols > 0 else { return }
-                product(0, transB ? c0 * ldb : c0, c0, m, cols)
+                product(0, transB ? c0 * ldb : c0, c0, m, cols, c0)
             }
         }
     }
@@ -54,22 +54,23 @@ func layerGEMM(
     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
 ) {
-    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc) { ao, bo, co, rows, cols in
+    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc) { ao, bo, co, rows, cols, _ in
         gemm(transA, transB, rows, cols, k, a + ao, lda, b + bo, ldb, c + co, ldc, accumulate: accumulate)
     }
 }
 
-/// The bf16 twin of `layerGEMM`: bf16 operands, fp32 C, one single-threaded oneDNN call per thread.
+/// The bf16 twin of `layerGEMM`: bf16 operands, fp32 C, one single-threaded oneDNN call per thread;
+/// `bias` [n] (fused by oneDNN) is added to every row instead of accumulating.
 func layerGEMMBF16(
     _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     _ a: UnsafePointer<UInt16>, _ lda: Int, _ b: UnsafePointer<UInt16>, _ ldb: Int,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil
 ) {
     if m == 0 || n == 0 { return }
-    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc, always: true) { ao, bo, co, rows, cols in
+    splitGEMM(transA, transB, m, n, lda: lda, ldb: ldb, ldc: ldc, always: true) { ao, bo, co, rows, cols, firstColumn in
         BF16GEMM.gemm(
             transA: transA, transB: transB, m: rows, n: cols, k: k, a: a + ao, lda: lda, b: b + bo, ldb: ldb,
-            c: c + co, ldc: ldc, accumulate: accumulate)
+            c: c + co, ldc: ldc, accumulate: accumulate, bias: bias.map { $0 + firstColumn })
     }
 }
 
@@ -204,16 +205,20 @@ extension Tensor {
         if let bias { shapeCheck(bias.count == outFeatures, "linear: bias \(bias.shape) for \(outFeatures) outputs") }
         let rows = count / inFeatures
         let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
-        if let bias {  // Y = broadcast(b); Y += X Wᵀ
-            for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
-        }
-        // bf16: X and W rounded once (W once per optimizer step inside MixedPrecision.cachingLeafCasts).
+        // bf16: X and W rounded once (W once per optimizer step inside MixedPrecision.cachingLeafCasts), Y = X Wᵀ + b
+        // with the bias fused by oneDNN.
         let rounded = MixedPrecision.precision == .bf16 ? (x: bf16Copy(), w: weight.bf16Copy()) : nil
         if let rounded {
             layerGEMMBF16(
                 false, true, rows, outFeatures, inFeatures, rounded.x.pointer, inFeatures, rounded.w.pointer, inFeatures,
-                out.data, outFeatures, accumulate: bias != nil)
+                out.data, outFeatures, accumulate: false, bias: bias.map { UnsafePointer($0.data) })
         } else {
+            if let bias {  // Y = broadcast(b); Y += X Wᵀ
+                let (po, pb) = (out.data, bias.data)
+                ComputeThreads.parallelFor(rows, minChunk: max(1, (1 << 15) / outFeatures)) { r in
+                    for row in r { (po + row * outFeatures).update(from: pb, count: outFeatures) }
+                }
+            }
             layerGEMM(
                 false, true, rows, outFeatures, inFeatures, data, inFeatures, weight.data, inFeatures, out.data, outFeatures,
                 accumulate: bias != nil)
