@@ -55,6 +55,9 @@ public struct RunConfiguration: Codable, Equatable {
     public var onNonfinite: NonFiniteAction = .stop
     /// With `onNonfinite == .skip`: stop after more than this many skipped batches in a row.
     public var nonfiniteSkipLimit: Int = 10
+    /// How δ's random numbers are drawn: v1 (every run before data parallelism) or v2, keyed per global example
+    /// (what `mpirun -np N` with N > 1 uses; docs/method.md §3).
+    public var randomStreams: RandomStreams = .v1
 
     public init() {}
 
@@ -70,6 +73,7 @@ public struct RunConfiguration: Codable, Equatable {
         case beginStep = "adv-begin-step", cleanPass = "adv-clean-pass", innerSteps = "yopo-inner-steps"
         case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
         case onNonfinite = "on-nonfinite", nonfiniteSkipLimit = "nonfinite-skip-limit"
+        case randomStreams = "random-streams"
     }
 
     /// Decodes a partial JSON object: absent keys keep the current values.

@@ -154,7 +154,12 @@ extension RunConfiguration {
             Setting(
                 "nonfinite-skip-limit", "With --on-nonfinite skip: stop after more than N skipped batches in a row.",
                 allowed: inRange(0...1_000_000), resumable: true
-            ) { (0...1_000_000).contains($0.nonfiniteSkipLimit) }
+            ) { (0...1_000_000).contains($0.nonfiniteSkipLimit) },
+            Setting(
+                "random-streams",
+                "v1 | v2: how δ's random start is drawn. v1 (every run made before v2): from the run's sequential "
+                    + "generator. v2: keyed by (draw, global example index), so data-parallel training gives the same run "
+                    + "for every number of ranks; mpirun -np N > 1 switches to it (docs/method.md §3).")
         ]
     }()
 
