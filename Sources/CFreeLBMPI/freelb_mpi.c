@@ -36,6 +36,7 @@ static void *const flb_in_place = (void *)1;
 _Static_assert(sizeof(MPI_Status) == sizeof(flb_status), "Open MPI's MPI_Status layout");
 _Static_assert(sizeof(MPI_Comm) == sizeof(flb_handle), "Open MPI handles are pointers");
 _Static_assert(MPI_THREAD_SERIALIZED == flb_thread_serialized, "MPI_THREAD_SERIALIZED");
+_Static_assert(MPI_ANY_SOURCE == -1, "MPI_ANY_SOURCE");
 #endif
 
 static struct {
@@ -95,22 +96,22 @@ int flb_mpi_init(int *rank, int *size) {
     return mpi.comm_size(mpi.world, size);
 }
 
-int flb_mpi_allreduce_sum_float(float *buffer, int64_t count) {
+/// In-place MPI_SUM of `count` elements of `size` bytes, in calls of at most 2^30 elements (MPI counts are int).
+static int allreduce_sum(char *buffer, int64_t count, size_t size, flb_handle type) {
     for (int64_t start = 0; start < count; start += flb_max_chunk) {
         int n = (int)(count - start < flb_max_chunk ? count - start : flb_max_chunk);
-        int status = mpi.allreduce(flb_in_place, buffer + start, n, mpi.float_type, mpi.sum, mpi.world);
+        int status = mpi.allreduce(flb_in_place, buffer + start * (int64_t)size, n, type, mpi.sum, mpi.world);
         if (status != 0) return status;
     }
     return 0;
 }
 
+int flb_mpi_allreduce_sum_float(float *buffer, int64_t count) {
+    return allreduce_sum((char *)buffer, count, sizeof *buffer, mpi.float_type);
+}
+
 int flb_mpi_allreduce_sum_double(double *buffer, int64_t count) {
-    for (int64_t start = 0; start < count; start += flb_max_chunk) {
-        int n = (int)(count - start < flb_max_chunk ? count - start : flb_max_chunk);
-        int status = mpi.allreduce(flb_in_place, buffer + start, n, mpi.double_type, mpi.sum, mpi.world);
-        if (status != 0) return status;
-    }
-    return 0;
+    return allreduce_sum((char *)buffer, count, sizeof *buffer, mpi.double_type);
 }
 
 int flb_mpi_broadcast_bytes(void *buffer, int64_t count, int root) {

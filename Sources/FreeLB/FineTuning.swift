@@ -80,7 +80,9 @@ public final class FineTuningRun {
             lock = try RunFolderLock(folder: outputDirectory)
             if let pid = lock?.stalePid {
                 onEvent(
-                    .warning("\(outputDirectory.path)/.lock was left by process \(pid), which is no longer running; the folder is taken over"))
+                    .warning(
+                        "\(outputDirectory.path)/.lock was left by process \(pid), which is no longer running; the folder is taken over"
+                    ))
             }
             for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
         }
@@ -141,7 +143,7 @@ public final class FineTuningRun {
         let checkpointName = try collective.broadcast(ResumePoint(checkpoint: latest?.lastPathComponent)).checkpoint
         if let checkpointName {
             let checkpoint = outputDirectory.appendingPathComponent(checkpointName)
-            do { record = try Checkpointing.restore(state, from: checkpoint) } catch where !writes {
+            do { record = try Checkpointing.restore(state, from: checkpoint) } catch  where !writes {
                 throw RunError(
                     "rank \(collective.rank) cannot read \(checkpoint.path) (\(error)); with several nodes, --output-dir "
                         + "must be on a file system every node reads")
@@ -161,7 +163,10 @@ public final class FineTuningRun {
         let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
         // Lines past the checkpoint (all of them when there is none) came from steps that are trained again.
         let loggedEvaluation = try collective.broadcast(
-            writes ? try metricsLog.dropLines(afterStep: resumedFrom ?? 0).map { LoggedEvaluation(step: $0.step, metrics: $0.metrics) } : nil)
+            writes
+                ? try metricsLog.dropLines(afterStep: resumedFrom ?? 0).map {
+                    LoggedEvaluation(step: $0.step, metrics: $0.metrics)
+                } : nil)
         let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
         func requireFiniteParameters(_ what: String) throws {
             if let (name, tensor) = model.namedParameters().first(where: { $0.1.nonFiniteCount > 0 }) {

@@ -89,9 +89,13 @@ struct Experiment: ParsableCommand {
             for (index, cell) in cells.enumerated() {
                 if FileManager.default.fileExists(atPath: cell.summaryFile.path) {
                     summaries[index] = try finishedSummary(cell)
-                    if world.isRoot { emit(["event": "cell_done", "task": cell.task, "method": cell.method, "seed": cell.seed, "cached": true]) }
+                    if world.isRoot {
+                        emit(["event": "cell_done", "task": cell.task, "method": cell.method, "seed": cell.seed, "cached": true])
+                    }
                 } else if reportOnly {
-                    if world.isRoot { emit(["event": "cell_missing", "task": cell.task, "method": cell.method, "seed": cell.seed]) }
+                    if world.isRoot {
+                        emit(["event": "cell_missing", "task": cell.task, "method": cell.method, "seed": cell.seed])
+                    }
                 } else if world.size > 1 {
                     toTrain.append(index)
                 } else {  // one process: in grid order, as before
@@ -108,7 +112,9 @@ struct Experiment: ParsableCommand {
             // Cells trained by the other ranks: their summary.json (the run folders are shared).
             for index in toTrain where summaries[index] == nil { summaries[index] = try finishedSummary(cells[index]) }
             let done = cells.indices.compactMap { index in
-                summaries[index].map { ExperimentCell(task: cells[index].task, method: cells[index].method, seed: cells[index].seed, summary: $0) }
+                summaries[index].map {
+                    ExperimentCell(task: cells[index].task, method: cells[index].method, seed: cells[index].seed, summary: $0)
+                }
             }
             let report = ExperimentReport(cells: done, tasks: taskList, methods: methodList, seeds: seedList)
             let folder = URL(fileURLWithPath: root)
@@ -131,7 +137,8 @@ struct Experiment: ParsableCommand {
         }
         let stored = try? String(
             contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"), encoding: .utf8)
-        try FineTuningRun.checkResumable(stored: stored, current: cell.configuration, folder: summaryFile.deletingLastPathComponent())
+        try FineTuningRun.checkResumable(
+            stored: stored, current: cell.configuration, folder: summaryFile.deletingLastPathComponent())
         return done
     }
 
