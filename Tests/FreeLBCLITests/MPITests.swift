@@ -122,6 +122,33 @@ final class MPITests: XCTestCase {
         }
     }
 
+    /// A checkpoint holds nothing per rank: 4 steps with 2 ranks then 4 more in one process (and the other way
+    /// round) end where 4 + 4 steps in one process end, to rounding.
+    func testARunSavedWithTwoRanksResumesInOneProcessAndTheOtherWayRound() throws {
+        let f = try fixture(train: 64)
+        let extra = [
+            "--method", "freelb", "--adv-steps", "2", "--adv-init-mag", "0.5", "--adv-lr", "0.1", "--batch-size", "8",
+            "--eval-steps", "4"
+        ]
+        func train(_ ranks: Int, _ output: URL, steps: Int) throws {
+            let arguments = trainArguments(f, output, extra + ["--max-steps", "\(steps)"])
+            let result = ranks == 1 ? try CLI.run(arguments) : try runMPI(ranks, arguments)
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        var finals: [URL] = []
+        for (first, second) in [(1, 1), (2, 1), (1, 2)] {
+            let output = f.root.appendingPathComponent("np\(first)-then-np\(second)")
+            try train(first, output, steps: 4)
+            try train(second, output, steps: 8)
+            finals.append(output.appendingPathComponent("final/model.safetensors"))
+        }
+        for other in finals.dropFirst() {
+            let difference = try relativeDifference(finals[0], other)
+            XCTAssertLessThan(difference.global, 1e-5, other.path)
+            XCTAssertLessThan(difference.worstTensor, 1e-5, other.path)
+        }
+    }
+
     /// The first child of `parent` whose environment says it is MPI rank `rank` (nil: none yet).
     func rankProcess(_ rank: Int, of parent: pid_t) -> pid_t? {
         let proc = URL(fileURLWithPath: "/proc")
