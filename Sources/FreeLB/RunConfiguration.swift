@@ -58,6 +58,9 @@ public struct RunConfiguration: Codable, Equatable {
     public var nonfiniteSkipLimit: Int = 10
     /// Matrix products in fp32, or bf16 inputs with fp32 accumulation (docs/method.md §14).
     public var precision: Precision = .fp32
+    /// How δ's random numbers are drawn: v1 (every run before data parallelism) or v2, keyed per global example
+    /// (what `mpirun -np N` with N > 1 uses; docs/method.md §3).
+    public var randomStreams: RandomStreams = .v1
 
     public init() {}
 
@@ -74,6 +77,7 @@ public struct RunConfiguration: Codable, Equatable {
         case trainLimit = "train-limit", evalLimit = "eval-limit", groupByLength = "group-by-length"
         case onNonfinite = "on-nonfinite", nonfiniteSkipLimit = "nonfinite-skip-limit"
         case precision
+        case randomStreams = "random-streams"
     }
 
     /// Decodes a partial JSON object: absent keys keep the current values.

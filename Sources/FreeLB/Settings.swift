@@ -157,9 +157,14 @@ extension RunConfiguration {
             ) { (0...1_000_000).contains($0.nonfiniteSkipLimit) },
             Setting(
                 "precision",
-                "fp32 | bf16: bf16 rounds the inputs of every linear layer's products to bf16 and accumulates in fp32 "
-                    + "(oneDNN; needs AVX512-BF16, else the run stops with the reason); weights, optimizer state, δ, "
-                    + "softmax, LayerNorm and the loss stay fp32 (docs/method.md §14)."),
+                "fp32 | bf16: bf16 rounds the inputs of every matrix product (linear layers, attention) to bf16 and "
+                    + "accumulates in fp32 (oneDNN; needs AVX512-BF16, else the run stops with the reason); weights, "
+                    + "optimizer state, δ, softmax, LayerNorm and the loss stay fp32 (docs/method.md §14)."),
+            Setting(
+                "random-streams",
+                "v1 | v2: how δ's random start is drawn. v1 (every run made before v2): from the run's sequential "
+                    + "generator. v2: keyed by (draw, global example index), so data-parallel training gives the same run "
+                    + "for every number of ranks; mpirun -np N > 1 switches to it (docs/method.md §3).")
         ]
     }()
 

@@ -11,8 +11,11 @@ public struct StepProgress {
     public var epoch: Int
     public var loss: Float
     public var learningRate: Float
+    /// Tokens of the global batch (all ranks) per second.
     public var tokensPerSecond: Double
     public var elapsedSeconds: Double
+    /// Seconds this process has spent summing gradients over the ranks (0 in one process).
+    public var allreduceSeconds = 0.0
 }
 
 public struct EvaluationResult {
@@ -79,6 +82,10 @@ public final class Trainer {
     public private(set) var skippedBatches = 0
     /// The value that stopped training, when `run` returned false because of one.
     public private(set) var stoppedOnNonFinite: NonFiniteValue?
+    /// Whether some rank asked to stop (`run`'s `stopRequested`) at the last step (always false in one process).
+    public private(set) var stopAgreed = false
+    /// The ranks training together (`state.collective`).
+    public var collective: Collective { state.collective }
 
     public init(
         state: TrainingState, method: TrainingStep, accumulationSteps: Int = 1,
@@ -98,9 +105,11 @@ public final class Trainer {
 
     /// Trains from `state.globalStep` until `totalSteps`. `epochBatches(e)` gives epoch e's micro-batches
     /// in order (a deterministic shuffle of the seed and epoch). Returns false if stopped by the closure.
+    /// Data parallelism: `stopRequested` is asked after every step on every rank; when any rank asks,
+    /// `stopAgreed` becomes true on all of them at the same step (see `FineTuningRun`).
     @discardableResult
     public func run(
-        totalSteps: Int, epochBatches: (Int) -> [TrainingBatch],
+        totalSteps: Int, epochBatches: (Int) -> [TrainingBatch], stopRequested: () -> Bool = { false },
         onEvent: (TrainingEvent) -> TrainingControl = { _ in .proceed }
     ) -> Bool {
         state.model.train()
@@ -124,14 +133,23 @@ public final class Trainer {
                 let group = Array(batches[index..<min(batches.count, index + accumulationSteps)])
                 index += accumulationSteps
                 state.beginBatch()
+                let ranks = collective.size
+                // Every rank reads the same global micro-batches and trains on its slice of each.
+                let local = ranks > 1 ? group.map { $0.shard(rank: collective.rank, of: ranks) } : group
                 // At bf16, each weight is rounded once per step (an optimizer update drops its copy).
-                let result = MixedPrecision.cachingLeafCasts { method.step(group, state: state) }
+                var loss = MixedPrecision.cachingLeafCasts { method.step(local, state: state) }.loss
+                if ranks > 1 {  // the slices' weighted losses sum to the global batch's; any rank may ask to stop
+                    let reduced = collective.allreduceSum([Double(loss), stopRequested() ? 1 : 0])
+                    loss = Float(reduced[0])
+                    stopAgreed = reduced[1] > 0
+                }
                 tokens += group.reduce(0) { $0 + $1.input.attentionMask.reduce(0) { $0 + Int($1) } }
                 let elapsed = Date().timeIntervalSince(start)
-                let progress = StepProgress(
-                    step: state.globalStep, totalSteps: totalSteps, epoch: epoch, loss: result.loss,
+                var progress = StepProgress(
+                    step: state.globalStep, totalSteps: totalSteps, epoch: epoch, loss: loss,
                     learningRate: state.optimizer.learningRate,
                     tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), elapsedSeconds: elapsed)
+                progress.allreduceSeconds = state.allreduceSeconds
                 if onEvent(.step(progress)) == .stop { return false }
                 if let bad = state.nonFinite {
                     skippedBatches += 1
@@ -170,7 +188,7 @@ public final class Trainer {
 
     public func evaluateNow(epoch: Int) -> EvaluationResult? {
         guard let batches = evaluationBatches else { return nil }
-        let (logits, loss) = evaluate(state.model, batches: batches)
+        let (logits, loss) = evaluate(state.model, batches: batches, collective: collective)
         state.model.train()
         return EvaluationResult(step: state.globalStep, epoch: epoch, loss: loss, metrics: metrics(logits), logits: logits)
     }

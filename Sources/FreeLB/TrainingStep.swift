@@ -4,14 +4,27 @@ import FreeLBModels
 import FreeLBNN
 import FreeLBTensor
 
-/// One micro-batch: model input and labels.
+/// One micro-batch: model input and labels. Under data parallelism, a rank's slice of the global micro-batch.
 public struct TrainingBatch {
     public var input: EncoderInput
     public var labels: Labels
+    /// The weight of this batch's mean loss: its examples' share of the global micro-batch (1 in one process),
+    /// so that the sum over ranks of the weighted gradients is the gradient of the global batch's mean loss.
+    public var lossWeight: Float = 1
+    /// The index of this batch's first example in the global micro-batch (0 in one process): it keys the
+    /// dropout and δ random streams (v2), so an example draws the same numbers on whichever rank holds it.
+    public var firstExample = 0
+
     public init(input: EncoderInput, labels: Labels) {
         self.input = input
         self.labels = labels
     }
+
+    /// Examples (the first axis of the input).
+    public var exampleCount: Int { input.shape[0] }
+
+    /// `loss` times `lossWeight` (the loss itself when the weight is 1).
+    public func weighted(_ loss: Tensor) -> Tensor { lossWeight == 1 ? loss : loss.scaled(by: lossWeight) }
 }
 
 /// What a training step updates. The optimizer step count and the scheduler step count are separate,
@@ -26,6 +39,16 @@ public final class TrainingState {
     public var globalStep = 0
     /// RNG for δ initialisation, seeded from the run seed.
     public var perturbationGenerator: SeededGenerator
+    /// How δ's random numbers are drawn (v1: the sequential generator; v2: keyed per global example).
+    public var randomStreams: RandomStreams = .v1
+    /// The ranks training together: gradients are summed over them before every optimizer update.
+    public var collective: Collective = SingleProcess()
+    /// The current micro-batch's first example in the global micro-batch (set by `beginMicroBatch`).
+    public private(set) var firstExample = 0
+    /// Seconds spent summing gradients over the ranks (this process, since it started).
+    public internal(set) var allreduceSeconds = 0.0
+    /// Reused buffer of `reduceGradients` (allocated on first use).
+    var gradientBucket: [Float] = []
     /// δ0 for every micro-batch instead of the configured random start (`PerturbationConfig.initMagnitude`):
     /// a tensor of `model.perturbationShape(input)` — zeros, a fixed start, a warm start from the last batch.
     public var customInitialPerturbation: ((EncoderInput) -> Tensor)?
@@ -60,8 +83,8 @@ public final class TrainingState {
         passesInBatch = 0
     }
 
-    /// Forward + loss at δ (nil: clean), a scalar to backpropagate; a non-finite loss is recorded with
-    /// its pass (the update of this batch is then skipped).
+    /// Forward + loss at δ (nil: clean), a scalar to backpropagate (weighted by the batch's share of the global
+    /// batch); a non-finite loss is recorded with its pass (the update of this batch is then skipped).
     public func lossAt(_ batch: TrainingBatch, delta: Tensor?) -> Tensor {
         noteLoss(model.lossAt(batch, delta: delta))
     }
@@ -77,11 +100,18 @@ public final class TrainingState {
         return loss
     }
 
-    /// Clip, record, update; does not advance the schedule (FreeAT calls it m times per batch). Skips the
-    /// update after a non-finite loss or gradient norm, and records parameters the update made non-finite.
+    /// Reduce (data parallelism), clip, record, update; does not advance the schedule (FreeAT calls it m times per
+    /// batch). Skips the update after a non-finite loss or gradient norm, and records parameters the update made
+    /// non-finite.
     public func optimizerStep() {
-        guard nonFinite == nil else { return }
         let parameters = model.namedParameters()
+        if collective.size > 1 {  // every rank reduces, even after a non-finite loss, so that none waits alone
+            let nonFiniteElsewhere = reduceGradients(parameters.map(\.1))
+            if nonFiniteElsewhere && nonFinite == nil {
+                nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .loss, value: .nan)
+            }
+        }
+        guard nonFinite == nil else { return }
         let norm = clipGradientNorm(parameters.map(\.1), maxGradNorm: maxGradNorm)
         guard norm.isFinite else {
             nonFinite = NonFiniteValue(step: globalStep + 1, pass: passesInBatch, quantity: .gradientNorm, value: norm)
@@ -113,9 +143,17 @@ public final class TrainingState {
         model.dropoutController.reuseMasks = reuseDropoutMask
         model.zeroGrad()
         for batch in microBatches {  // each micro-batch has its own δ
-            model.dropoutController.beginBatch()  // masks sampled on the first pass
+            beginMicroBatch(batch)  // masks sampled on the first pass
             body(batch, PerturbationMask(batch.input, width: model.config.embeddingSize))
         }
+    }
+
+    /// Starts a micro-batch: fresh dropout masks, keyed (like δ) by the batch's place in the global batch.
+    public func beginMicroBatch(_ batch: TrainingBatch) {
+        let dropout = model.dropoutController
+        dropout.beginBatch()
+        (dropout.firstExample, dropout.examples) = (batch.firstExample, batch.exampleCount)
+        firstExample = batch.firstExample
     }
 
     /// One pass at δ that also gives δ's gradient: the loss at a leaf copy of δ, `backward(loss, leaf)` (the
@@ -136,12 +174,39 @@ public final class TrainingState {
         return (loss.item, leaf, leaf.grad)
     }
 
-    /// δ0 for a micro-batch: `customInitialPerturbation`, else the random start of `config` (docs/method.md).
+    /// δ0 for the current micro-batch (`beginMicroBatch`): `customInitialPerturbation`, else the random start of
+    /// `config` (docs/method.md §3) from the run's random streams.
     public func initialPerturbation(_ input: EncoderInput, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
         if let custom = customInitialPerturbation { return custom(input) }
-        return Perturbation.initial(
-            shape: model.perturbationShape(input), mask: mask, config: config,
-            generator: &perturbationGenerator)
+        let shape = model.perturbationShape(input)
+        switch randomStreams {
+        case .v1: return Perturbation.initial(shape: shape, mask: mask, config: config, generator: &perturbationGenerator)
+        case .v2: return Perturbation.initial(shape: shape, mask: mask, config: config, stream: keyedStream(shape, input))
+        }
+    }
+
+    /// δ0 for `batch` (which need not be the current micro-batch: FreeAT draws every δ0 first).
+    public func initialPerturbation(for batch: TrainingBatch, mask: PerturbationMask, config: PerturbationConfig) -> Tensor {
+        let current = firstExample
+        defer { firstExample = current }
+        firstExample = batch.firstExample
+        return initialPerturbation(batch.input, mask: mask, config: config)
+    }
+
+    /// The random control's δ for the current micro-batch: norm `radius` per example, random direction.
+    public func randomPerturbation(_ input: EncoderInput, mask: PerturbationMask, radius: Float) -> Tensor {
+        let shape = model.perturbationShape(input)
+        switch randomStreams {
+        case .v1: return Perturbation.randomOnSphere(shape: shape, mask: mask, radius: radius, generator: &perturbationGenerator)
+        case .v2: return Perturbation.randomOnSphere(shape: shape, mask: mask, radius: radius, stream: keyedStream(shape, input))
+        }
+    }
+
+    /// One draw of random streams v2: a seed from the run's generator (one per draw on every rank), offset to
+    /// this process's first example. δ is [B, …] with B = the input's examples.
+    func keyedStream(_ shape: [Int], _ input: EncoderInput) -> KeyedStream {
+        let perExample = shape.reduce(1, *) / max(1, input.shape[0])
+        return KeyedStream(seed: perturbationGenerator.nextSeed(), offset: firstExample * perExample)
     }
 }
 
@@ -220,7 +285,8 @@ public protocol TrainingStep {
 
 extension TransformerClassifier {
     /// Forward + loss at δ (nil: clean).
+    /// Weighted by the batch's share of the global batch (`TrainingBatch.lossWeight`).
     func lossAt(_ batch: TrainingBatch, delta: Tensor?) -> Tensor {
-        loss(self(batch.input, perturbation: delta).logits, batch.labels)
+        batch.weighted(loss(self(batch.input, perturbation: delta).logits, batch.labels))
     }
 }

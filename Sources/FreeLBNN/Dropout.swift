@@ -6,6 +6,12 @@ import FreeLBTensor
 /// `beginBatch()` drops them all (after the optimizer step).
 public final class DropoutController {
     public var reuseMasks: Bool
+    /// Data parallelism: this process holds examples `firstExample ..< firstExample + examples` of the global
+    /// batch. A mask of shape [rows, …] (rows: `examples` × sequences or heads per example) then continues the
+    /// global batch's counter stream at row `firstExample` × rows/`examples`, so every rank applies exactly the
+    /// rows of the mask one process would draw for the whole batch. 0 examples: one process (no offset).
+    public var firstExample = 0
+    public var examples = 0
     private var generator: SeededGenerator
     private var masks: [String: DropoutMask] = [:]
     private var occurrences: [String: Int] = [:]
@@ -35,7 +41,14 @@ public final class DropoutController {
         if let existing = masks[fullKey], existing.shape == shape, existing.probability == probability {
             return existing
         }
-        let mask = DropoutMask(shape: shape, probability: probability, seed: generator.nextSeed())
+        var counterOffset = 0
+        if firstExample > 0 && examples > 0 {
+            let count = shape.reduce(1, *)
+            precondition(count % examples == 0, "dropout mask \(shape) does not split into \(examples) examples")
+            counterOffset = firstExample * (count / examples)
+        }
+        let mask = DropoutMask(
+            shape: shape, probability: probability, seed: generator.nextSeed(), counterOffset: counterOffset)
         masks[fullKey] = mask
         return mask
     }

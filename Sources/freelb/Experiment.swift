@@ -17,14 +17,25 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated methods, e.g. vanilla,pgd,freeat,freelb,freelb-noreuse.") var methods: String
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
-        Int?
+    @Option(help: threadsHelp) var threads: Int?
     @Flag(help: "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say).")
     var reportOnly = false
 
     func validate() throws { try validateThreads(threads) }
 
+    /// One cell of the grid: its names and its run's configuration.
+    struct Cell {
+        var task: String
+        var method: String
+        var seed: UInt64
+        var configuration: RunConfiguration
+        var summaryFile: URL { URL(fileURLWithPath: configuration.outputDir).appendingPathComponent("summary.json") }
+    }
+
+    /// Under `mpirun -np N`, whole cells go to the ranks through a dynamic queue (each trains its cells in one
+    /// process with its own threads); rank 0 writes the report, the same as one process's.
     func run() throws {
+        let world = startWorld()
         configureThreads(threads)
         do {
             guard let root = flags.outputDir else { throw RunError("--output-dir is required") }
@@ -50,7 +61,7 @@ struct Experiment: ParsableCommand {
             probe.outputDir = root
             try probe.validate()
             Interrupt.install()
-            var cells: [ExperimentCell] = []
+            var cells: [Cell] = []
             for task in taskList {
                 for method in methodList {
                     for seed in seedList {
@@ -69,46 +80,81 @@ struct Experiment: ParsableCommand {
                         }
                         config.outputDir =
                             URL(fileURLWithPath: root).appendingPathComponent("\(task)/\(method)/seed-\(seed)").path
-                        let summaryFile = URL(fileURLWithPath: config.outputDir).appendingPathComponent("summary.json")
-                        let summary: RunSummary
-                        if FileManager.default.fileExists(atPath: summaryFile.path) {
-                            let done: RunSummary
-                            do { done = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryFile)) } catch {
-                                throw RunError(
-                                    "\(summaryFile.path): a finished cell's summary cannot be read (\(error.localizedDescription)); "
-                                        + "remove it to train the cell again")
-                            }
-                            // A finished cell only counts when it was trained with these settings.
-                            let stored = try? String(
-                                contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"),
-                                encoding: .utf8)
-                            try FineTuningRun.checkResumable(
-                                stored: stored, current: config, folder: summaryFile.deletingLastPathComponent())
-                            summary = done
-                            emit(["event": "cell_done", "task": task, "method": method, "seed": seed, "cached": true])
-                        } else if reportOnly {
-                            emit(["event": "cell_missing", "task": task, "method": method, "seed": seed])
-                            continue
-                        } else {
-                            emit(["event": "cell_start", "task": task, "method": method, "seed": seed])
-                            summary = try FineTuningRun(config).run(shouldStop: { Interrupt.requested })
-                            if summary.interrupted { throw ExitCode(130) }
-                            emit([
-                                "event": "cell_done", "task": task, "method": method, "seed": seed, "cached": false,
-                                "score": summary.bestMetric ?? .nan, "wall_seconds": summary.wallSeconds
-                            ])
-                        }
-                        cells.append(ExperimentCell(task: task, method: method, seed: seed, summary: summary))
+                        cells.append(Cell(task: task, method: method, seed: seed, configuration: config))
                     }
                 }
             }
-            let report = ExperimentReport(cells: cells, tasks: taskList, methods: methodList, seeds: seedList)
+            var summaries: [Int: RunSummary] = [:]
+            var toTrain: [Int] = []
+            for (index, cell) in cells.enumerated() {
+                if FileManager.default.fileExists(atPath: cell.summaryFile.path) {
+                    summaries[index] = try finishedSummary(cell)
+                    if world.isRoot {
+                        emit(["event": "cell_done", "task": cell.task, "method": cell.method, "seed": cell.seed, "cached": true])
+                    }
+                } else if reportOnly {
+                    if world.isRoot {
+                        emit(["event": "cell_missing", "task": cell.task, "method": cell.method, "seed": cell.seed])
+                    }
+                } else if world.size > 1 {
+                    toTrain.append(index)
+                } else {  // one process: in grid order, as before
+                    summaries[index] = try train(cell, world: world)
+                }
+            }
+            try distributeWork(count: toTrain.count, collective: world) { item in
+                summaries[toTrain[item]] = try train(cells[toTrain[item]], world: world)
+            }
+            guard world.isRoot else {
+                Distributed.finish()
+                return
+            }
+            // Cells trained by the other ranks: their summary.json (the run folders are shared).
+            for index in toTrain where summaries[index] == nil { summaries[index] = try finishedSummary(cells[index]) }
+            let done = cells.indices.compactMap { index in
+                summaries[index].map {
+                    ExperimentCell(task: cells[index].task, method: cells[index].method, seed: cells[index].seed, summary: $0)
+                }
+            }
+            let report = ExperimentReport(cells: done, tasks: taskList, methods: methodList, seeds: seedList)
             let folder = URL(fileURLWithPath: root)
             try report.writeJSON(to: folder.appendingPathComponent("results.json"))
             try Data(report.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
             try report.writePlots(to: folder)
             print(report.markdown())
+            Distributed.finish()
         } catch let code as ExitCode { throw code } catch { fail(error) }
+    }
+
+    /// A finished cell's summary; it only counts when it was trained with these settings.
+    func finishedSummary(_ cell: Cell) throws -> RunSummary {
+        let summaryFile = cell.summaryFile
+        let done: RunSummary
+        do { done = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryFile)) } catch {
+            throw RunError(
+                "\(summaryFile.path): a finished cell's summary cannot be read (\(error.localizedDescription)); "
+                    + "remove it to train the cell again")
+        }
+        let stored = try? String(
+            contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"), encoding: .utf8)
+        try FineTuningRun.checkResumable(
+            stored: stored, current: cell.configuration, folder: summaryFile.deletingLastPathComponent())
+        return done
+    }
+
+    /// Trains one cell in this process (resuming its folder); an interruption saves it and exits 130.
+    func train(_ cell: Cell, world: Collective) throws -> RunSummary {
+        var where_: [String: Any] = [:]
+        if world.size > 1 { where_["rank"] = world.rank }
+        emit(["event": "cell_start", "task": cell.task, "method": cell.method, "seed": cell.seed].merging(where_) { a, _ in a })
+        let summary = try FineTuningRun(cell.configuration).run(shouldStop: { Interrupt.requested })
+        if summary.interrupted { throw ExitCode(130) }
+        emit(
+            [
+                "event": "cell_done", "task": cell.task, "method": cell.method, "seed": cell.seed, "cached": false,
+                "score": summary.bestMetric ?? .nan, "wall_seconds": summary.wallSeconds
+            ].merging(where_) { a, _ in a })
+        return summary
     }
 
     func emit(_ object: [String: Any]) { writeJSONLine(object, to: .standardError) }

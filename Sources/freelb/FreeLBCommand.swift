@@ -14,9 +14,20 @@ struct FreeLBCommand: ParsableCommand {
         defaultSubcommand: nil)
 }
 
-/// Sets kernel and BLAS threads from --threads or FREELB_NUM_THREADS.
+/// Sets kernel and BLAS threads from --threads, else FREELB_NUM_THREADS, else (under mpirun) the cores of this
+/// rank, else every core.
 func configureThreads(_ threads: Int?) {
-    TensorThreads.setCount(threads ?? TensorThreads.defaultCount)
+    let fromEnvironment = ProcessInfo.processInfo.environment["FREELB_NUM_THREADS"] != nil
+    TensorThreads.setCount(threads ?? (fromEnvironment ? nil : Distributed.coresPerRank) ?? TensorThreads.defaultCount)
+}
+
+let threadsHelp = ArgumentHelp(
+    "Kernel and BLAS threads. (default: FREELB_NUM_THREADS, else under mpirun the cores of this rank, else all cores) "
+        + "Allowed: \(threadsAllowed).")
+
+/// The job this process belongs to (Open MPI under mpirun, else one process); an error ends the command.
+func startWorld() -> Collective {
+    do { return try Distributed.world() } catch { fail(error) }
 }
 
 let threadsAllowed = "an integer in 1...1024"
@@ -35,8 +46,12 @@ func checkFlag(_ flag: String, _ value: Any, as key: String? = nil) throws {
     if !valid { throw ValidationError("--\(flag) \(value): must be \(allowed(key))") }
 }
 
-/// Prints an error and exits non-zero, without a stack trace.
+/// Prints an error and exits non-zero, without a stack trace. Under mpirun it names the rank and ends every
+/// rank of the job (MPI_Abort), so that none waits forever for this one.
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    let world = try? Distributed.world()
+    let rank = (world?.size ?? 1) > 1 ? "rank \(world!.rank): " : ""
+    FileHandle.standardError.write(Data("error: \(rank)\(error)\n".utf8))
+    Distributed.abortJob(code: 1)
     Foundation.exit(1)
 }

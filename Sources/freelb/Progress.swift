@@ -34,7 +34,8 @@ final class ProgressReporter {
             if json {
                 emit([
                     "event": "step", "step": p.step, "total_steps": p.totalSteps, "epoch": p.epoch, "loss": Double(p.loss),
-                    "learning_rate": Double(p.learningRate), "tokens_per_second": p.tokensPerSecond
+                    "learning_rate": Double(p.learningRate), "tokens_per_second": p.tokensPerSecond,
+                    "elapsed_seconds": p.elapsedSeconds
                 ])
             } else if Date().timeIntervalSince(lastDraw) > 0.2 || p.step == p.totalSteps {
                 lastDraw = Date()

@@ -50,6 +50,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: setting("nonfinite-skip-limit")) var nonfiniteSkipLimit: Int?
     @Flag(help: setting("group-by-length")) var groupByLength = false
     @Option(help: setting("precision")) var precision: Precision?
+    @Option(help: setting("random-streams")) var randomStreams: RandomStreams?
 
     /// defaults < preset < --config file < flags
     func resolve() throws -> RunConfiguration {
@@ -113,6 +114,7 @@ extension MethodName: ExpressibleByArgument {}
 extension NonFiniteAction: ExpressibleByArgument {}
 extension PerturbationNorm: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension RandomStreams: ExpressibleByArgument {}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -124,13 +126,14 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
-        Int?
+    @Option(help: threadsHelp) var threads: Int?
     @Flag(help: "Print JSON lines even on a terminal.") var json = false
 
     func validate() throws { try validateThreads(threads) }
 
+    /// Under `mpirun -np N` every rank runs this with the same flags; rank 0 reports and writes the run folder.
     func run() throws {
+        let world = startWorld()
         configureThreads(threads)
         let configuration: RunConfiguration
         do {
@@ -140,7 +143,9 @@ struct Train: ParsableCommand {
         let reporter = ProgressReporter(json: json || isatty(STDOUT_FILENO) == 0)
         Interrupt.install()
         do {
-            let summary = try FineTuningRun(configuration).run(onEvent: reporter.handle, shouldStop: { Interrupt.requested })
+            let summary = try FineTuningRun(configuration, collective: world).run(
+                onEvent: world.isRoot ? reporter.handle : { _ in }, shouldStop: { Interrupt.requested })
+            Distributed.finish()
             if summary.interrupted { throw ExitCode(130) }
         } catch let code as ExitCode { throw code } catch { fail(error) }
     }

@@ -100,7 +100,9 @@ final class HelpTests: XCTestCase {
             "config", "preset", "threads", "json", "help", "no-reuse-dropout-mask"
         ])
         XCTAssertEqual(extra, [], "flags that no setting backs")
-        XCTAssertEqual(options["threads"].flatMap(Self.documentedDefault), "FREELB_NUM_THREADS or all cores")
+        XCTAssertEqual(
+            options["threads"].flatMap(Self.documentedDefault),
+            "FREELB_NUM_THREADS, else under mpirun the cores of this rank, else all cores")
     }
 
     func testTrainHelpSaysAdvStepsCountsFreeLBPassesKAndThatFairseqsNMeansNPlusOnePasses() throws {
@@ -120,7 +122,9 @@ final class HelpTests: XCTestCase {
         let options = try help("experiment")
         for flag in ["tasks", "methods", "seeds"] { XCTAssertNotNil(options[flag], "--\(flag) is not documented") }
         try assertTrainingFlagsDocumented(options, command: "experiment")
-        XCTAssertEqual(options["threads"].flatMap(Self.documentedDefault), "FREELB_NUM_THREADS or all cores")
+        XCTAssertEqual(
+            options["threads"].flatMap(Self.documentedDefault),
+            "FREELB_NUM_THREADS, else under mpirun the cores of this rank, else all cores")
     }
 
     /// evaluate, predict and robustness: each option shows its default, except those listed as having none.

@@ -18,15 +18,14 @@ public struct FreeATStep: TrainingStep {
 
     public func step(_ microBatches: [TrainingBatch], state: TrainingState) -> StepResult {
         let model = state.model
-        let dropout = model.dropoutController
         let masks = microBatches.map { PerturbationMask($0.input, width: model.config.embeddingSize) }
-        var deltas = zip(microBatches, masks).map { state.initialPerturbation($0.input, mask: $1, config: perturbation) }
+        var deltas = zip(microBatches, masks).map { state.initialPerturbation(for: $0, mask: $1, config: perturbation) }
         var losses: [Float] = []
         state.applySchedule()
         for _ in 0..<steps {
             model.zeroGrad()
             for (i, batch) in microBatches.enumerated() {
-                dropout.beginBatch()  // fresh masks every replay
+                state.beginMicroBatch(batch)  // fresh masks every replay
                 let pass = state.passWithDeltaGradient(batch, delta: deltas[i]) { loss, _ in  // embeddings re-read from θ_t
                     loss.scaled(by: 1 / Float(microBatches.count)).backward()
                 }

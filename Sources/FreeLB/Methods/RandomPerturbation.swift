@@ -27,9 +27,7 @@ public struct RandomPerturbationStep: TrainingStep {
         state.forEachMicroBatch(microBatches, reuseDropoutMask: reuseDropoutMask) { batch, mask in
             for _ in 0..<steps {
                 model.dropoutController.beginPass()
-                let delta = Perturbation.randomOnSphere(
-                    shape: model.perturbationShape(batch.input), mask: mask,
-                    radius: radius, generator: &state.perturbationGenerator)
+                let delta = state.randomPerturbation(batch.input, mask: mask, radius: radius)
                 state.trace?.deltas.append(delta.detachedCopy())
                 let loss = state.lossAt(batch, delta: delta)  // no δ gradient: no ascent
                 losses.append(loss.item)

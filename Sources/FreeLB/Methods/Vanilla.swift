@@ -12,7 +12,7 @@ public struct VanillaStep: TrainingStep {
         model.zeroGrad()
         var losses: [Float] = []
         for batch in microBatches {
-            model.dropoutController.beginBatch()
+            state.beginMicroBatch(batch)
             losses.append(Self.cleanPass(batch, state: state, scale: 1 / Float(microBatches.count)))
         }
         state.updateOnce()

@@ -78,7 +78,7 @@ public struct YOPOStep: TrainingStep {
                 wordEmbeddings: h0, embeddingOutput: h0, hiddenStates: [top],
                 attentions: [])
         ).logits
-        let loss = state.noteLoss(model.loss(logits, batch.labels))
+        let loss = state.noteLoss(batch.weighted(model.loss(logits, batch.labels)))
         let value = loss.item
         loss.scaled(by: scale).backward()  // parameters above layer 0, and p
         let slope = h0Leaf.grad ?? Tensor(zeros: h0.shape)

@@ -6,8 +6,9 @@ public final class DropoutMask {
     public let probability: Float
     public let values: Tensor
 
-    /// Samples a mask of `shape` from a counter-based generator keyed by `seed`.
-    public init(shape: [Int], probability p: Float, seed: UInt64) {
+    /// Samples a mask of `shape` from a counter-based generator keyed by `seed`: element i is drawn from counter
+    /// `counterOffset` + i, so a slice of a larger mask (rows of a batch held by another process) can be drawn alone.
+    public init(shape: [Int], probability p: Float, seed: UInt64, counterOffset: Int = 0) {
         precondition(p >= 0 && p < 1, "dropout probability \(p) must be in [0, 1)")
         probability = p
         values = Tensor(uninitializedShape: shape)
@@ -15,7 +16,7 @@ public final class DropoutMask {
         let scale = 1 / keep
         let out = values.data
         Kernels.elementwise(values.count) { s, c in
-            flb_bernoulli_mask(seed, UInt64(s), keep, scale, out + s, c)
+            flb_bernoulli_mask(seed, UInt64(counterOffset + s), keep, scale, out + s, c)
         }
     }
 
