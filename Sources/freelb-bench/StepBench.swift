@@ -47,7 +47,9 @@ struct StepBenchOptions {
             case "--precision":
                 let text = try value()
                 precisions = try text.split(separator: ",").map {
-                    guard let p = Precision(rawValue: String($0)) else { throw RunError("--precision \(text): fp32, bf16 or fp32,bf16") }
+                    guard let p = Precision(rawValue: String($0)) else {
+                        throw RunError("--precision \(text): fp32, bf16 or fp32,bf16")
+                    }
                     return p
                 }
             default: throw RunError("unknown option \(arguments[i])")
@@ -138,67 +140,68 @@ func runStepBench(_ options: StepBenchOptions) throws {
     let bf16Peak = options.precisions.contains(.bf16) ? bf16GemmPeak() : nil
     var results: [StepMeasurement] = []
     for precision in options.precisions {
-    try MixedPrecision.setPrecision(precision)
-    defer { try? MixedPrecision.setPrecision(.fp32) }
-    for methodName in options.methods {
-        let config = miniLMConfiguration(dropout: options.dropout)
-        let model: TransformerClassifier
-        if let dir = options.modelDir {
-            model = try TransformerClassifier.load(dir, kind: .classification, numLabels: 2).model
-        } else {
-            model = TransformerClassifier(config: config, kind: .classification, seed: 0)
-            model.initializeWeights(seed: 0)
-            model.prepareParameters()
+        try MixedPrecision.setPrecision(precision)
+        defer { try? MixedPrecision.setPrecision(.fp32) }
+        for methodName in options.methods {
+            let config = miniLMConfiguration(dropout: options.dropout)
+            let model: TransformerClassifier
+            if let dir = options.modelDir {
+                model = try TransformerClassifier.load(dir, kind: .classification, numLabels: 2).model
+            } else {
+                model = TransformerClassifier(config: config, kind: .classification, seed: 0)
+                model.initializeWeights(seed: 0)
+                model.prepareParameters()
+            }
+            if options.dropout { model.train() } else { model.eval() }
+            var generator = SeededGenerator(seed: 0)
+            let count = options.batch * options.seq
+            let ids = (0..<count).map { _ in Int32(1000 + generator.next() % 29000) }
+            let labels = (0..<options.batch).map { _ in Int32(generator.next() % 2) }
+            let batch = TrainingBatch(
+                input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
+            let state = TrainingState(model: model, optimizer: AdamW(learningRate: 2e-5), maxGradNorm: 1, seed: 0)
+            let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
+            let method: TrainingStep
+            let k = options.adversarialSteps
+            var multiplier = 3.0
+            switch methodName {
+            case "vanilla": method = VanillaStep()
+            case "freelb": method = try FreeLBStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
+            case "pgd": method = PGDStep(perturbation: perturbation, steps: k); multiplier = 2 * Double(k) + 3
+            case "freeat": method = FreeATStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
+            case "yopo":
+                method = try YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
+            default: throw RunError("unknown method \(methodName)")
+            }
+            // As the Trainer runs a step: at bf16 each weight is rounded once per step.
+            func step() { _ = MixedPrecision.cachingLeafCasts { method.step([batch], state: state) } }
+            for _ in 0..<options.warmup { step() }
+            var times: [Double] = []
+            for _ in 0..<options.steps {
+                let t = Date()
+                step()
+                times.append(Date().timeIntervalSince(t))
+            }
+            // Evaluation throughput: no-grad forward passes.
+            model.eval()
+            var evalTimes: [Double] = []
+            for _ in 0..<(options.warmup + 3) {
+                let t = Date()
+                _ = withNoGrad { MixedPrecision.cachingLeafCasts { model(batch.input).logits } }
+                evalTimes.append(Date().timeIntervalSince(t))
+            }
+            let sorted = times.sorted()
+            let median = sorted[sorted.count / 2]
+            let flops = multiplier * forwardFLOPs(config, batch: options.batch, seq: options.seq)
+            let evalMedian = evalTimes.dropFirst(options.warmup).sorted()[1]
+            let peak = precision == .bf16 ? (bf16Peak ?? 1) : max(peakBefore, gemmPeak())
+            results.append(
+                StepMeasurement(
+                    engine: precision == .bf16 ? "swift-bf16" : "swift", method: methodName, precision: precision,
+                    batch: options.batch, seq: options.seq, stepMedian: median, stepMin: sorted[0],
+                    tokensPerSecond: Double(count) / median, mfu: flops / median / 1e9 / peak, peakRSSMiB: peakRSSMiB(),
+                    evalTokensPerSecond: Double(count) / evalMedian))
         }
-        if options.dropout { model.train() } else { model.eval() }
-        var generator = SeededGenerator(seed: 0)
-        let count = options.batch * options.seq
-        let ids = (0..<count).map { _ in Int32(1000 + generator.next() % 29000) }
-        let labels = (0..<options.batch).map { _ in Int32(generator.next() % 2) }
-        let batch = TrainingBatch(
-            input: EncoderInput(inputIds: ids, shape: [options.batch, options.seq]), labels: .classes(labels))
-        let state = TrainingState(model: model, optimizer: AdamW(learningRate: 2e-5), maxGradNorm: 1, seed: 0)
-        let perturbation = PerturbationConfig(norm: .l2, initMagnitude: 0.1, radius: 0.5, stepSize: 0.1)
-        let method: TrainingStep
-        let k = options.adversarialSteps
-        var multiplier = 3.0
-        switch methodName {
-        case "vanilla": method = VanillaStep()
-        case "freelb": method = try FreeLBStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
-        case "pgd": method = PGDStep(perturbation: perturbation, steps: k); multiplier = 2 * Double(k) + 3
-        case "freeat": method = FreeATStep(perturbation: perturbation, steps: k); multiplier = 3 * Double(k)
-        case "yopo": method = try YOPOStep(perturbation: perturbation, steps: k, innerSteps: 3); multiplier = 3 * Double(k + 1)
-        default: throw RunError("unknown method \(methodName)")
-        }
-        // As the Trainer runs a step: at bf16 each weight is rounded once per step.
-        func step() { _ = MixedPrecision.cachingLeafCasts { method.step([batch], state: state) } }
-        for _ in 0..<options.warmup { step() }
-        var times: [Double] = []
-        for _ in 0..<options.steps {
-            let t = Date()
-            step()
-            times.append(Date().timeIntervalSince(t))
-        }
-        // Evaluation throughput: no-grad forward passes.
-        model.eval()
-        var evalTimes: [Double] = []
-        for _ in 0..<(options.warmup + 3) {
-            let t = Date()
-            _ = withNoGrad { MixedPrecision.cachingLeafCasts { model(batch.input).logits } }
-            evalTimes.append(Date().timeIntervalSince(t))
-        }
-        let sorted = times.sorted()
-        let median = sorted[sorted.count / 2]
-        let flops = multiplier * forwardFLOPs(config, batch: options.batch, seq: options.seq)
-        let evalMedian = evalTimes.dropFirst(options.warmup).sorted()[1]
-        let peak = precision == .bf16 ? (bf16Peak ?? 1) : max(peakBefore, gemmPeak())
-        results.append(
-            StepMeasurement(
-                engine: precision == .bf16 ? "swift-bf16" : "swift", method: methodName, precision: precision,
-                batch: options.batch, seq: options.seq, stepMedian: median, stepMin: sorted[0],
-                tokensPerSecond: Double(count) / median, mfu: flops / median / 1e9 / peak, peakRSSMiB: peakRSSMiB(),
-                evalTokensPerSecond: Double(count) / evalMedian))
-    }
     }
     // The peer at each measured precision: PyTorch fp32, and PyTorch under torch.autocast("cpu", bfloat16).
     var peerResults: [String: [String: Any]] = [:]
@@ -218,7 +221,8 @@ func runStepBench(_ options: StepBenchOptions) throws {
         print(
             String(
                 format: "%3d×%-5d  %@  %@  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9.0f", r.batch, r.seq,
-                r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString, r.engine.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
+                r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString,
+                r.engine.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
                 r.stepMedian, r.stepMin, r.tokensPerSecond, 100 * r.mfu, r.peakRSSMiB, r.evalTokensPerSecond ?? 0))
         if let p = peerResults["\(r.method)/\(r.precision.rawValue)"], let med = p["step_s_median"] as? Double,
             let mn = p["step_s_min"] as? Double, let rss = p["peak_rss_mib"] as? Double, let mfu = p["mfu_median"] as? Double
@@ -228,7 +232,8 @@ func runStepBench(_ options: StepBenchOptions) throws {
             print(
                 String(
                     format: "%3d×%-5d  %@  %@  %8.3f s  %7.3f s  %8.0f  %4.0f%%  %9.0f  %9@", r.batch, r.seq,
-                    r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString, peerName.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
+                    r.method.padding(toLength: 7, withPad: " ", startingAt: 0) as NSString,
+                    peerName.padding(toLength: 12, withPad: " ", startingAt: 0) as NSString,
                     med, mn, Double(r.batch * r.seq) / med, 100 * mfu, rss,
                     (peerEval.map { String(format: "%.0f", $0) } ?? "–") as NSString))
             print(

@@ -77,7 +77,7 @@ final class PrecisionTests: XCTestCase {
             result.stderr.contains("--precision bf16: bf16 precision is unavailable: disabled by FREELB_DISABLE_BF16"),
             result.stderr)
         let evaluate = try CLI.run([
-            "evaluate", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--precision", "bf16",
+            "evaluate", "--model", model.path, "--task", "sst2", "--data-dir", data.path, "--precision", "bf16"
         ])
         XCTAssertEqual(evaluate.status, 1)
         XCTAssertTrue(evaluate.stderr.contains("bf16 precision is unavailable"), evaluate.stderr)

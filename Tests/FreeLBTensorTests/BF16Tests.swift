@@ -41,7 +41,7 @@ final class BF16Tests: XCTestCase {
     func testRoundingIsNearestEvenAndKeepsSpecialValues() {
         var values: [Float] = [
             0, -0.0, 1, -2, 1 + 1.0 / 256, 1 + 3.0 / 256, 1 + 1.0 / 512, .infinity, -.infinity,
-            .leastNonzeroMagnitude, .greatestFiniteMagnitude, 3e-4, -3e-4, 65504,
+            .leastNonzeroMagnitude, .greatestFiniteMagnitude, 3e-4, -3e-4, 65504
         ]
         var generator = SeededGenerator(seed: 5)
         for _ in 0..<100_003 {  // an odd count exercises the vector loop's tail
@@ -80,8 +80,12 @@ final class BF16Tests: XCTestCase {
                     func indexB(_ p: Int, _ j: Int) -> Int { transB ? j * k + p : p * n + j }
                     var storedA = [UInt16](repeating: 0, count: m * k), storedB = [UInt16](repeating: 0, count: k * n)
                     var fullA = [Float](repeating: 0, count: m * k), fullB = [Float](repeating: 0, count: k * n)
-                    for i in 0..<m { for p in 0..<k { storedA[indexA(i, p)] = ab[i * k + p]; fullA[indexA(i, p)] = a[i * k + p] } }
-                    for p in 0..<k { for j in 0..<n { storedB[indexB(p, j)] = bb[p * n + j]; fullB[indexB(p, j)] = b[p * n + j] } }
+                    for i in 0..<m {
+                        for p in 0..<k { storedA[indexA(i, p)] = ab[i * k + p]; fullA[indexA(i, p)] = a[i * k + p] }
+                    }
+                    for p in 0..<k {
+                        for j in 0..<n { storedB[indexB(p, j)] = bb[p * n + j]; fullB[indexB(p, j)] = b[p * n + j] }
+                    }
                     var c = accumulate ? start : [Float](repeating: .nan, count: m * n)
                     BF16GEMM.gemm(
                         transA: transA, transB: transB, m: m, n: n, k: k, a: storedA, lda: transA ? m : k, b: storedB,
@@ -146,13 +150,22 @@ final class BF16Tests: XCTestCase {
     /// the perturbed element's (≤ 2^-9·1.5/0.5 ≈ 0.3% relative) and G's (2^-8 relative of Σ|g||w|).
     func testBF16BackwardRulesByFiniteDifferences() throws {
         try MixedPrecision.withPrecision(.bf16) {
-            checkGradients("linear bf16", inputs: [randomTensor([4, 6], seed: 7), randomTensor([5, 6], seed: 8), randomTensor([5], seed: 9)], step: 0.5, atol: 2e-2, rtol: 2e-2) {
+            checkGradients(
+                "linear bf16", inputs: [randomTensor([4, 6], seed: 7), randomTensor([5, 6], seed: 8), randomTensor([5], seed: 9)],
+                step: 0.5, atol: 2e-2, rtol: 2e-2
+            ) {
                 $0[0].linear(weight: $0[1], bias: $0[2])
             }
-            checkGradients("matmul bf16 Aᵀ", inputs: [randomTensor([6, 4], seed: 10), randomTensor([6, 3], seed: 11)], step: 0.5, atol: 2e-2, rtol: 2e-2) {
+            checkGradients(
+                "matmul bf16 Aᵀ", inputs: [randomTensor([6, 4], seed: 10), randomTensor([6, 3], seed: 11)], step: 0.5, atol: 2e-2,
+                rtol: 2e-2
+            ) {
                 $0[0].matmul($0[1], transposeSelf: true)
             }
-            checkGradients("matmul bf16 Bᵀ", inputs: [randomTensor([2, 4, 6], seed: 12), randomTensor([3, 6], seed: 13)], step: 0.5, atol: 2e-2, rtol: 2e-2) {
+            checkGradients(
+                "matmul bf16 Bᵀ", inputs: [randomTensor([2, 4, 6], seed: 12), randomTensor([3, 6], seed: 13)], step: 0.5,
+                atol: 2e-2, rtol: 2e-2
+            ) {
                 $0[0].matmul($0[1], transposeOther: true)
             }
         }
@@ -162,7 +175,9 @@ final class BF16Tests: XCTestCase {
     /// and the three input gradients within 3e-2 of each tensor's scale (two chained rounded products, each
     /// within 2^-8·Σ|a||b|, through a softmax whose backward cancels).
     func testAttentionMatchesFP32WithinTheBF16Bound() throws {
-        let (q, k, v) = (randomTensor([2, 8, 16], seed: 21), randomTensor([2, 8, 16], seed: 22), randomTensor([2, 8, 16], seed: 23))
+        let (q, k, v) = (
+            randomTensor([2, 8, 16], seed: 21), randomTensor([2, 8, 16], seed: 22), randomTensor([2, 8, 16], seed: 23)
+        )
         let mask = Tensor(shape: [2, 8], values: (0..<16).map { $0 == 7 || $0 == 14 || $0 == 15 ? -1e9 : 0 })
         let upstream = randomTensor([2, 8, 16], seed: 24)
         func run(_ precision: Precision) throws -> [Tensor] {

@@ -152,7 +152,8 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape)
         if MixedPrecision.precision == .bf16 {
             let (a, b) = (bf16Copy(), other.bf16Copy())
-            gemmIntoBF16(GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, a.pointer, b.pointer)
+            gemmIntoBF16(
+                GradientSlot(pointer: out.data, overwrite: true), transposeSelf, transposeOther, m, n, k, a.pointer, b.pointer)
             return out.record([self, other]) { g, ctx in
                 matmulBackwardBF16(ctx.slot(self), ctx.slot(other), transposeSelf, transposeOther, m, n, k, a: a, b: b, g: g)
             }
