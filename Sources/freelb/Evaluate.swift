@@ -17,8 +17,8 @@ struct ModelAndData: ParsableArguments {
     @Option(help: "Use only the first N examples. Allowed: \(allowed("eval-limit")).") var limit: Int?
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
         Int?
-    @Option(help: "fp32 | bf16 matrix products (bf16: inputs rounded, fp32 accumulation). (default: fp32)") var precision:
-        Precision = .fp32
+    @Option(help: "fp32 | bf16 matrix products (bf16: inputs rounded, fp32 accumulation; docs/method.md §14). (default: fp32)")
+    var precision: Precision?
 
     func validate() throws {
         try checkFlag("max-seq-length", maxSeqLength)
@@ -35,7 +35,7 @@ struct ModelAndData: ParsableArguments {
 
     func load(split: Split) throws -> (TransformerClassifier, TaskSplit) {
         configureThreads(threads)
-        try FineTuningRun.usePrecision(precision)
+        try FineTuningRun.usePrecision(precision ?? .fp32)
         let spec = try TaskRegistry.task(named: task)
         let (model, directory) = try TransformerClassifier.load(
             modelLocation, kind: spec.type.modelKind,

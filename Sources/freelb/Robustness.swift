@@ -30,8 +30,8 @@ struct Robustness: ParsableCommand {
     @Option(help: "Examples attacked together.") var batchSize: Int = 32
     @Option(help: "Seed of δ's random start.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here.") var output: String?
-    @Option(help: "fp32 | bf16 matrix products (bf16: inputs rounded, fp32 accumulation). (default: fp32)") var precision:
-        Precision = .fp32
+    @Option(help: "fp32 | bf16 matrix products (bf16: inputs rounded, fp32 accumulation; docs/method.md §14). (default: fp32)")
+    var precision: Precision?
     @Option(help: "Kernel and BLAS threads. (default: FREELB_NUM_THREADS or all cores) Allowed: \(threadsAllowed).") var threads:
         Int?
 
@@ -55,7 +55,7 @@ struct Robustness: ParsableCommand {
         configureThreads(threads)
         let started = Date()
         do {
-            try FineTuningRun.usePrecision(precision)
+            try FineTuningRun.usePrecision(precision ?? .fp32)
             let spec = try TaskRegistry.task(named: task)
             var loaded: [(name: String, model: TransformerClassifier)] = []
             var tokenizerFolder: URL?

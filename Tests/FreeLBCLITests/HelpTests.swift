@@ -130,7 +130,9 @@ final class HelpTests: XCTestCase {
     /// evaluate, predict and robustness: each option shows its default, except those listed as having none.
     func testEvaluatePredictAndRobustnessHelpShowEveryDefault() throws {
         let threads = "FREELB_NUM_THREADS or all cores"
-        let shared = ["data-dir": "./data", "max-seq-length": "128", "batch-size": "64", "threads": threads]
+        let shared = [
+            "data-dir": "./data", "max-seq-length": "128", "batch-size": "64", "threads": threads, "precision": "fp32"
+        ]
         let expected: [String: (defaults: [String: String], without: Set<String>)] = [
             "evaluate": (shared.merging(["split": "dev"]) { $1 }, ["model", "task", "limit", "help"]),
             "predict": (
@@ -139,7 +141,7 @@ final class HelpTests: XCTestCase {
             "robustness": (
                 [
                     "data-dir": "./data", "split": "dev", "max-seq-length": "128", "radius": "1.0", "max-steps": "2000",
-                    "step-size": "5e-3", "batch-size": "32", "seed": "0", "threads": threads
+                    "step-size": "5e-3", "batch-size": "32", "seed": "0", "threads": threads, "precision": "fp32"
                 ],
                 ["models", "anchor", "task", "limit", "output", "help"]
             )
