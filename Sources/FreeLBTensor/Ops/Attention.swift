@@ -33,7 +33,8 @@ public func multiHeadAttention(
     let (pq, pk, pv, pp, po) = (q.data, k.data, v.data, probs.data, out.data)
     let pd = dropped?.data, pmask = dropout?.values.data, pkm = keyMask?.data
     // bf16 (MixedPrecision): Q, K, V and the (dropped-out) probabilities are rounded for the products, as
-    // autocast's bmm does; softmax and its backward stay fp32. `roundedWeights` [B·heads, T, T] is kept for dV.
+    // autocast's bmm does; softmax and its backward stay fp32. `roundedWeights` [B·heads, T, T] lives for the
+    // forward only: the backward rounds P·D again rather than keep it.
     let rounded = MixedPrecision.precision == .bf16 ? (q: q.bf16Copy(), k: k.bf16Copy(), v: v.bf16Copy()) : nil
     let roundedWeights = rounded.map { _ in BF16Copy(uninitializedCount: batch * heads * tt) }
     BatchedGEMM.run(batch * heads) { bh in
@@ -66,14 +67,15 @@ public func multiHeadAttention(
         }
     }
     let context = out.record([q, k, v]) { g, ctx in
-        // Saved for backward (the closure keeps the tensors, not just their pointers, alive).
-        let (pp, pd) = (probs.data, dropped?.data)
+        // Saved for backward (the closure keeps the tensors, not just their pointers, alive). P·D (`dropped`) is
+        // not: the backward multiplies again, so the graph holds one [B, heads, T, T] tensor less per layer.
+        let pp = probs.data
         let sq = ctx.slot(q), sk = ctx.slot(k), sv = ctx.slot(v)
         guard sq != nil || sk != nil || sv != nil else { return }
         let scratch = Tensor(uninitializedShape: [batch * heads, length, length])
-        if let rounded, let roundedWeights {
+        if let rounded {
             attentionBackwardBF16(
-                g: g, rounded: rounded, roundedWeights: roundedWeights, probabilities: pp, dropoutMask: pmask, scratch: scratch,
+                g: g, rounded: rounded, probabilities: pp, dropoutMask: pmask, scratch: scratch,
                 slots: (sq, sk, sv), batch: batch, heads: heads, length: length, width: width, scale: scale)
             return
         }
@@ -81,8 +83,12 @@ public func multiHeadAttention(
             let b = bh / heads
             let base = b * length * width + (bh % heads) * dh
             let p = pp + bh * tt
-            let weights = pd.map { UnsafePointer($0 + bh * tt) } ?? UnsafePointer(p)
             let dS = scratch.data + bh * tt
+            var weights = UnsafePointer(p)
+            if let pmask, sv != nil {  // Pd = P ⊙ D, the forward's product again, in dS's space until dV is done
+                flb_mul(p, pmask + bh * tt, dS, tt)
+                weights = UnsafePointer(dS)
+            }
             if let sv {  // dV_bh = Pdᵀ · dctx_bh
                 gemm(
                     true, false, length, dh, length, weights, length, g + base, width, sv.pointer + base, width,
@@ -108,23 +114,29 @@ public func multiHeadAttention(
 }
 
 /// The backward of `multiHeadAttention` at bf16: dctx (g) and dS rounded for the products, dS computed in
-/// fp32. g [B, T, H]; probabilities [B·heads, T, T] before dropout; `roundedWeights` the forward's rounded P·D.
+/// fp32. g [B, T, H]; probabilities [B·heads, T, T] before dropout; dropoutMask D of the same shape.
 private func attentionBackwardBF16(
-    g: UnsafeMutablePointer<Float>, rounded: (q: BF16Copy, k: BF16Copy, v: BF16Copy), roundedWeights: BF16Copy,
+    g: UnsafeMutablePointer<Float>, rounded: (q: BF16Copy, k: BF16Copy, v: BF16Copy),
     probabilities pp: UnsafeMutablePointer<Float>, dropoutMask pmask: UnsafeMutablePointer<Float>?, scratch: Tensor,
     slots: (q: GradientSlot?, k: GradientSlot?, v: GradientSlot?), batch: Int, heads: Int, length: Int, width: Int,
     scale: Float
 ) {
     let dh = width / heads, tt = length * length
     let roundedG = BF16Copy(rounding: g, count: batch * length * width, epoch: 0)
-    let roundedScores = BF16Copy(uninitializedCount: batch * heads * tt)
+    let roundedBlocks = BF16Copy(uninitializedCount: batch * heads * tt)  // P·D, then dS, of each head
     BatchedGEMM.run(batch * heads) { bh in
         let base = (bh / heads) * length * width + (bh % heads) * dh
-        let dS = scratch.data + bh * tt, dSRounded = roundedScores.pointer + bh * tt
+        let dS = scratch.data + bh * tt, block = roundedBlocks.pointer + bh * tt
         let gBase = roundedG.pointer + base
-        if let sv = slots.v {  // dV_bh = Pdᵀ · dctx_bh
+        if let sv = slots.v {  // dV_bh = Pdᵀ · dctx_bh, Pd = P ⊙ D multiplied again
+            if let pmask {
+                flb_mul(pp + bh * tt, pmask + bh * tt, dS, tt)
+                BF16GEMM.round(dS, into: block, count: tt)
+            } else {
+                BF16GEMM.round(pp + bh * tt, into: block, count: tt)
+            }
             BF16GEMM.gemm(
-                transA: true, transB: false, m: length, n: dh, k: length, a: roundedWeights.pointer + bh * tt, lda: length,
+                transA: true, transB: false, m: length, n: dh, k: length, a: block, lda: length,
                 b: gBase, ldb: width, c: sv.pointer + base, ldc: width, accumulate: !sv.overwrite)
         }
         // dPd = dctx_bh · V_bhᵀ; dP = dPd ⊙ D; dS = scale · softmax'(dP)
@@ -133,15 +145,15 @@ private func attentionBackwardBF16(
             ldb: width, c: dS, ldc: length, accumulate: false)
         if let pmask { flb_mul(dS, pmask + bh * tt, dS, tt) }
         flb_softmax_backward(pp + bh * tt, dS, dS, length, length, scale)
-        BF16GEMM.round(dS, into: dSRounded, count: tt)
+        BF16GEMM.round(dS, into: block, count: tt)
         if let sq = slots.q {  // dQ_bh = dS · K_bh
             BF16GEMM.gemm(
-                transA: false, transB: false, m: length, n: dh, k: length, a: dSRounded, lda: length,
+                transA: false, transB: false, m: length, n: dh, k: length, a: block, lda: length,
                 b: rounded.k.pointer + base, ldb: width, c: sq.pointer + base, ldc: width, accumulate: !sq.overwrite)
         }
         if let sk = slots.k {  // dK_bh = dSᵀ · Q_bh
             BF16GEMM.gemm(
-                transA: true, transB: false, m: length, n: dh, k: length, a: dSRounded, lda: length,
+                transA: true, transB: false, m: length, n: dh, k: length, a: block, lda: length,
                 b: rounded.q.pointer + base, ldb: width, c: sk.pointer + base, ldc: width, accumulate: !sk.overwrite)
         }
     }
