@@ -9,7 +9,8 @@
 //   FreeLBModels        BERT / RoBERTa / ALBERT + heads, HF checkpoints from local folders, model prefixes
 //   FreeLBNN            layers, optimizers, schedules
 //   FreeLBTensor        tensor engine + reverse-mode autodiff; the only user of the two below
-//   FreeLBBLAS          OpenBLAS (Linux) / Accelerate (macOS) bridge, CFreeLBKernels (SIMD C kernels)
+//   FreeLBBLAS          OpenBLAS (Linux) / Accelerate (macOS) bridge, oneDNN bf16 matmul (CFreeLBDNNL, dlopen),
+//                       CFreeLBKernels (SIMD C kernels)
 //   FreeLBSafetensors, FreeLBHub, FreeLBTokenizers, FreeLBData: IO, no autodiff
 import PackageDescription
 
