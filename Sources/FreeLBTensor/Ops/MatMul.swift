@@ -90,12 +90,7 @@ func matmulBackwardBF16(
     guard da != nil || db != nil else { return }
     let gb = BF16Copy(rounding: g, count: m * n, epoch: 0)
     let (pa, pb, pg) = (UnsafePointer(a.pointer), UnsafePointer(b.pointer), UnsafePointer(gb.pointer))
-    if let da {
-        if transA { gemmIntoBF16(da, transB, true, k, m, n, pb, pg) } else { gemmIntoBF16(da, false, !transB, m, k, n, pg, pb) }
-    }
-    if let db {
-        if transB { gemmIntoBF16(db, true, transA, n, k, m, pg, pa) } else { gemmIntoBF16(db, !transA, false, k, n, m, pa, pg) }
-    }
+    forEachMatmulGradient(da, db, transA, transB, m, n, k, a: pa, b: pb, g: pg, gemmIntoBF16)
 }
 
 /// op(A)·op(B) for row-major [M, K] = A or Aᵀ (stored [K, M]) and [K, N] = B or Bᵀ (stored [N, K]).
@@ -116,21 +111,32 @@ func matmulBackward(
     _ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>, split: Bool = true
 ) {
+    forEachMatmulGradient(da, db, transA, transB, m, n, k, a: a, b: b, g: g) { slot, ta, tb, rows, cols, inner, lhs, rhs in
+        gemmInto(slot, ta, tb, rows, cols, inner, lhs, rhs, split: split)
+    }
+}
+
+/// The two products of Y = op(A) op(B)'s backward, for any operand type (fp32 or bf16 pointers):
+/// `product(slot, transLHS, transRHS, rows, cols, inner, lhs, rhs)` writes one gradient.
+@inline(__always)
+func forEachMatmulGradient<Operand>(
+    _ da: GradientSlot?, _ db: GradientSlot?, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    a: Operand, b: Operand, g: Operand,
+    _ product: (GradientSlot, Bool, Bool, Int, Int, Int, Operand, Operand) -> Void
+) {
     if let da {
         if transA {
-            gemmInto(da, transB, true, k, m, n, b, g, split: split)
-        }  // dA [K,M] = op(B) Gᵀ
-        else {
-            gemmInto(da, false, !transB, m, k, n, g, b, split: split)
-        }  // dA [M,K] = G op(B)ᵀ
+            product(da, transB, true, k, m, n, b, g)  // dA [K,M] = op(B) Gᵀ
+        } else {
+            product(da, false, !transB, m, k, n, g, b)  // dA [M,K] = G op(B)ᵀ
+        }
     }
     if let db {
         if transB {
-            gemmInto(db, true, transA, n, k, m, g, a, split: split)
-        }  // dB [N,K] = Gᵀ op(A)
-        else {
-            gemmInto(db, !transA, false, k, n, m, a, g, split: split)
-        }  // dB [K,N] = op(A)ᵀ G
+            product(db, true, transA, n, k, m, g, a)  // dB [N,K] = Gᵀ op(A)
+        } else {
+            product(db, !transA, false, k, n, m, a, g)  // dB [K,N] = op(A)ᵀ G
+        }
     }
 }
 
