@@ -11,7 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 candidates="${1:-0.1,0.06,0.045}"
-out=docs/results/search-radius
+# PRECISION=bf16 runs every cell in bf16, in folders of their own (…-bf16).
+suffix="${PRECISION:+-$PRECISION}"
+out="docs/results/search-radius$suffix"
 mkdir -p "$out"
 summary="$out/summary.md"
 echo "| ε | α | RTE accuracy after epoch 1 / 2 / 3 | CoLA MCC after epoch 1 / 2 / 3 | leaves the majority class by epoch 2 |" > "$summary"
@@ -24,9 +26,9 @@ epoch2() { echo "$1" | awk -F' / ' '{ print $2 }'; }
 chosen=""
 for eps in ${candidates//,/ }; do
     alpha=$(awk -v e="$eps" 'BEGIN { printf "%.6g", e / 3 }')
-    ADV_MAX_NORM="$eps" ADV_LR="$alpha" GRID_DIR="runs/grid-eps-$eps" KEPT_DIR="docs/results/grid-eps-$eps" \
+    ADV_MAX_NORM="$eps" ADV_LR="$alpha" GRID_DIR="runs/grid-eps-$eps$suffix" KEPT_DIR="docs/results/grid-eps-$eps$suffix" \
         TASKS=rte,cola SEEDS=1 METHODS=freelb bash scripts/results-grid.sh
-    metrics() { ls "docs/results/grid-eps-$eps/$1/freelb/seed-1/"metrics.jsonl* | head -1; }
+    metrics() { ls "docs/results/grid-eps-$eps$suffix/$1/freelb/seed-1/"metrics.jsonl* | head -1; }
     rte=$(epoch_scores "$(metrics rte)" accuracy)
     cola=$(epoch_scores "$(metrics cola)" mcc)
     pass=$(awk -v r="$(epoch2 "$rte")" -v c="$(epoch2 "$cola")" 'BEGIN { print (r > 0.527 && c > 0) ? "yes" : "no" }')
