@@ -8,11 +8,14 @@ public struct ExperimentCell: Codable {
     public var method: String
     public var seed: UInt64
     public var summary: RunSummary
-    public init(task: String, method: String, seed: UInt64, summary: RunSummary) {
+    /// The precision the cell trained in ("fp32", "bf16"); a report whose cells differ says so.
+    public var precision: String?
+    public init(task: String, method: String, seed: UInt64, summary: RunSummary, precision: String? = nil) {
         self.task = task
         self.method = method
         self.seed = seed
         self.summary = summary
+        self.precision = precision
     }
 }
 
@@ -101,7 +104,9 @@ public struct ExperimentReport: Codable {
         }
         var lines =
             scoreRows + [
-                "", "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + ".", ""
+                "",
+                "Median (std) over seeds of the best dev score ×100; metrics: " + metrics.joined(separator: ", ") + "."
+                    + precisionNote, ""
             ]
             + perSeedRows + ["", "Best dev score ×100 of seed " + seedList.map(String.init).joined(separator: " / ") + ".", ""]
         if let baseline = methods.first, methods.count > 1 {
@@ -137,6 +142,16 @@ public struct ExperimentReport: Codable {
         }
         lines += timeRows + ["", "Median wall time per run, minutes." + incompleteTimesNote]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// " Precision: vanilla fp32; random bf16." when the cells were not all trained in one precision.
+    var precisionNote: String {
+        guard Set(cells.map { $0.precision ?? "fp32" }).count > 1 else { return "" }
+        let perMethod = methods.compactMap { method -> String? in
+            let used = Set(cells.filter { $0.method == method }.map { $0.precision ?? "fp32" }).sorted()
+            return used.isEmpty ? nil : "\(method) " + used.joined(separator: " and ")
+        }
+        return " Precision: " + perMethod.joined(separator: "; ") + "."
     }
 
     private var incompleteTimesNote: String {

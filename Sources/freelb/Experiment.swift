@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FreeLB
 import FreeLBData
+import FreeLBTensor
 
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,10 @@ struct Experiment: ParsableCommand {
     @Option(help: "Comma-separated seeds, e.g. 1,2,3.") var seeds: String
     @OptionGroup var flags: TrainingFlags
     @Option(help: threadsHelp) var threads: Int?
-    @Flag(help: "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say).")
+    @Flag(
+        help: ArgumentHelp(
+            "Train nothing: write the table from the cells that have finished (a grid still running elsewhere, say). "
+                + "Cells trained in another --precision count, and the table says which precision each method used."))
     var reportOnly = false
 
     func validate() throws { try validateThreads(threads) }
@@ -85,10 +89,11 @@ struct Experiment: ParsableCommand {
                 }
             }
             var summaries: [Int: RunSummary] = [:]
+            var precisions: [Int: Precision] = [:]
             var toTrain: [Int] = []
             for (index, cell) in cells.enumerated() {
                 if FileManager.default.fileExists(atPath: cell.summaryFile.path) {
-                    summaries[index] = try finishedSummary(cell)
+                    (summaries[index], precisions[index]) = try finishedSummary(cell)
                     if world.isRoot {
                         emit(["event": "cell_done", "task": cell.task, "method": cell.method, "seed": cell.seed, "cached": true])
                     }
@@ -110,10 +115,14 @@ struct Experiment: ParsableCommand {
                 return
             }
             // Cells trained by the other ranks: their summary.json (the run folders are shared).
-            for index in toTrain where summaries[index] == nil { summaries[index] = try finishedSummary(cells[index]) }
+            for index in toTrain where summaries[index] == nil {
+                (summaries[index], precisions[index]) = try finishedSummary(cells[index])
+            }
             let done = cells.indices.compactMap { index in
                 summaries[index].map {
-                    ExperimentCell(task: cells[index].task, method: cells[index].method, seed: cells[index].seed, summary: $0)
+                    ExperimentCell(
+                        task: cells[index].task, method: cells[index].method, seed: cells[index].seed, summary: $0,
+                        precision: (precisions[index] ?? cells[index].configuration.precision).rawValue)
                 }
             }
             let report = ExperimentReport(cells: done, tasks: taskList, methods: methodList, seeds: seedList)
@@ -126,8 +135,9 @@ struct Experiment: ParsableCommand {
         } catch let code as ExitCode { throw code } catch { fail(error) }
     }
 
-    /// A finished cell's summary; it only counts when it was trained with these settings.
-    func finishedSummary(_ cell: Cell) throws -> RunSummary {
+    /// A finished cell's summary and precision; it only counts when it was trained with these settings. A
+    /// report (`--report-only`) also takes cells trained in another precision, and its table says which.
+    func finishedSummary(_ cell: Cell) throws -> (RunSummary, Precision) {
         let summaryFile = cell.summaryFile
         let done: RunSummary
         do { done = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryFile)) } catch {
@@ -137,9 +147,14 @@ struct Experiment: ParsableCommand {
         }
         let stored = try? String(
             contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"), encoding: .utf8)
-        try FineTuningRun.checkResumable(
-            stored: stored, current: cell.configuration, folder: summaryFile.deletingLastPathComponent())
-        return done
+        var expected = cell.configuration
+        if reportOnly, let stored, let object = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
+            let name = object["precision"] as? String, let precision = Precision(rawValue: name)
+        {
+            expected.precision = precision
+        }
+        try FineTuningRun.checkResumable(stored: stored, current: expected, folder: summaryFile.deletingLastPathComponent())
+        return (done, expected.precision)
     }
 
     /// Trains one cell in this process (resuming its folder); an interruption saves it and exits 130.

@@ -321,6 +321,22 @@ final class EndToEndTests: XCTestCase {
             "seed 3 is a dash in each per-seed cell:\n\(partial.stdout)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("sst2/vanilla/seed-3").path))
 
+        // A report takes a cell trained in another precision (here one marked bf16) and says which each
+        // method used; training into that folder with fp32 refuses.
+        let configFile = out.appendingPathComponent("rte/freelb/seed-1/run_config.json")
+        let original = try String(contentsOf: configFile, encoding: .utf8)
+        XCTAssertTrue(original.contains("\"precision\" : \"fp32\""), original)
+        try original.replacingOccurrences(of: "\"precision\" : \"fp32\"", with: "\"precision\" : \"bf16\"")
+            .write(to: configFile, atomically: true, encoding: .utf8)
+        let mixed = try CLI.run(arguments + ["--report-only"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        XCTAssertTrue(mixed.stdout.contains("Precision: vanilla fp32; freelb bf16 and fp32."), mixed.stdout)
+        let mixedResume = try CLI.run(arguments)
+        XCTAssertNotEqual(mixedResume.status, 0)
+        XCTAssertTrue(mixedResume.stderr.contains("--precision"), mixedResume.stderr)
+        try original.write(to: configFile, atomically: true, encoding: .utf8)
+        XCTAssertFalse(try CLI.run(arguments + ["--report-only"]).stdout.contains("Precision:"))
+
         // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.
         let changed = try CLI.run(arguments.map { $0 == "5e-3" ? "1e-3" : $0 })
         XCTAssertNotEqual(changed.status, 0)
