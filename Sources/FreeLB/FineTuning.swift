@@ -374,14 +374,18 @@ extension FineTuningRun {
         model.split(separator: "/").last.map(String.init) ?? model
     }
 
-    public static func checkResumable(stored: String?, current: RunConfiguration, folder: URL) throws {
+    /// Throws, naming the flags, when the run stored in `folder` (its run_config.json text) was trained
+    /// with settings other than `current`, outside the resumable ones and the `ignored` keys.
+    public static func checkResumable(
+        stored: String?, current: RunConfiguration, folder: URL, ignoring ignored: Set<String> = []
+    ) throws {
         guard let stored, var old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
             let new = try? JSONSerialization.jsonObject(with: Data(current.json.utf8)) as? [String: Any],
             let defaults = try? JSONSerialization.jsonObject(with: Data(RunConfiguration().json.utf8)) as? [String: Any]
         else { return }
         // A setting added after the run was written counts as its default.
         for (key, value) in defaults where old[key] == nil { old[key] = value }
-        let changed = Set(old.keys).union(new.keys).subtracting(resumeMutableKeys).filter { key in
+        let changed = Set(old.keys).union(new.keys).subtracting(resumeMutableKeys).subtracting(ignored).filter { key in
             if key == "model", let a = old[key] as? String, let b = new[key] as? String { return modelName(a) != modelName(b) }
             return !(old[key].map { "\($0)" } == new[key].map { "\($0)" })
         }.sorted()

@@ -152,6 +152,15 @@ public struct RunConfiguration: Codable, Equatable {
         batchSize = p.batch
     }
 
+    /// The perturbation settings (keys of `json`).
+    public static let perturbationKeys: Set<String> = [
+        "adv-steps", "adv-lr", "adv-init-mag", "adv-max-norm", "adv-norm", "reuse-dropout-mask", "adv-begin-step",
+        "adv-clean-pass", "yopo-inner-steps"
+    ]
+
+    /// Settings this configuration's method does not read: vanilla ignores every perturbation setting.
+    public var unusedKeys: Set<String> { method == .vanilla ? Self.perturbationKeys : [] }
+
     /// The training step this configuration describes.
     public func makeMethod() throws -> TrainingStep {
         let perturbation = PerturbationConfig(

@@ -136,7 +136,8 @@ struct Experiment: ParsableCommand {
     }
 
     /// A finished cell's summary and precision; it only counts when it was trained with these settings. A
-    /// report (`--report-only`) also takes cells trained in another precision, and its table says which.
+    /// report (`--report-only`) also takes cells trained in another precision (its table says which) and
+    /// vanilla cells trained with other perturbation settings, which vanilla does not use.
     func finishedSummary(_ cell: Cell) throws -> (RunSummary, Precision) {
         let summaryFile = cell.summaryFile
         let done: RunSummary
@@ -147,14 +148,12 @@ struct Experiment: ParsableCommand {
         }
         let stored = try? String(
             contentsOf: summaryFile.deletingLastPathComponent().appendingPathComponent("run_config.json"), encoding: .utf8)
-        var expected = cell.configuration
-        if reportOnly, let stored, let object = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
-            let name = object["precision"] as? String, let precision = Precision(rawValue: name)
-        {
-            expected.precision = precision
-        }
-        try FineTuningRun.checkResumable(stored: stored, current: expected, folder: summaryFile.deletingLastPathComponent())
-        return (done, expected.precision)
+        let ignored = reportOnly ? cell.configuration.unusedKeys.union(["precision"]) : []
+        try FineTuningRun.checkResumable(
+            stored: stored, current: cell.configuration, folder: summaryFile.deletingLastPathComponent(), ignoring: ignored)
+        let storedPrecision = stored.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .flatMap { $0["precision"] as? String }.flatMap(Precision.init(rawValue:))
+        return (done, storedPrecision ?? .fp32)
     }
 
     /// Trains one cell in this process (resuming its folder); an interruption saves it and exits 130.

@@ -336,6 +336,19 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(mixedResume.stderr.contains("--precision"), mixedResume.stderr)
         try original.write(to: configFile, atomically: true, encoding: .utf8)
         XCTAssertFalse(try CLI.run(arguments + ["--report-only"]).stdout.contains("Precision:"))
+        // A report also takes vanilla cells trained with another perturbation (vanilla reads none of it), but
+        // not a FreeLB cell.
+        for (method, accepted) in [("vanilla", true), ("freelb", false)] {
+            let file = out.appendingPathComponent("sst2/\(method)/seed-2/run_config.json")
+            let text = try String(contentsOf: file, encoding: .utf8)
+            XCTAssertTrue(text.contains("\"adv-init-mag\" : 0.5"), text)
+            try text.replacingOccurrences(of: "\"adv-init-mag\" : 0.5", with: "\"adv-init-mag\" : 0.25")
+                .write(to: file, atomically: true, encoding: .utf8)
+            let report = try CLI.run(arguments + ["--report-only"])
+            XCTAssertEqual(report.status == 0, accepted, report.stderr)
+            if !accepted { XCTAssertTrue(report.stderr.contains("--adv-init-mag"), report.stderr) }
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
 
         // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.
         let changed = try CLI.run(arguments.map { $0 == "5e-3" ? "1e-3" : $0 })
