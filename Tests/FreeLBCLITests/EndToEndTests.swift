@@ -323,36 +323,43 @@ final class EndToEndTests: XCTestCase {
 
         // A report takes a cell trained in another precision (here one marked bf16) and says which each
         // method used; training into that folder with fp32 refuses.
-        let configFile = out.appendingPathComponent("rte/freelb/seed-1/run_config.json")
-        let original = try String(contentsOf: configFile, encoding: .utf8)
-        XCTAssertTrue(original.contains("\"precision\" : \"fp32\""), original)
-        try original.replacingOccurrences(of: "\"precision\" : \"fp32\"", with: "\"precision\" : \"bf16\"")
-            .write(to: configFile, atomically: true, encoding: .utf8)
-        let mixed = try CLI.run(arguments + ["--report-only"])
-        XCTAssertEqual(mixed.status, 0, mixed.stderr)
-        XCTAssertTrue(mixed.stdout.contains("Precision: vanilla fp32; freelb bf16 and fp32."), mixed.stdout)
-        let mixedResume = try CLI.run(arguments)
-        XCTAssertNotEqual(mixedResume.status, 0)
-        XCTAssertTrue(mixedResume.stderr.contains("--precision"), mixedResume.stderr)
-        try original.write(to: configFile, atomically: true, encoding: .utf8)
+        try withRunConfig(
+            out.appendingPathComponent("rte/freelb/seed-1"), replacing: "\"precision\" : \"fp32\"", by: "\"precision\" : \"bf16\""
+        ) {
+            let mixed = try CLI.run(arguments + ["--report-only"])
+            XCTAssertEqual(mixed.status, 0, mixed.stderr)
+            XCTAssertTrue(mixed.stdout.contains("Precision: vanilla fp32; freelb bf16 and fp32."), mixed.stdout)
+            let mixedResume = try CLI.run(arguments)
+            XCTAssertNotEqual(mixedResume.status, 0)
+            XCTAssertTrue(mixedResume.stderr.contains("--precision"), mixedResume.stderr)
+        }
         XCTAssertFalse(try CLI.run(arguments + ["--report-only"]).stdout.contains("Precision:"))
         // A report also takes vanilla cells trained with another perturbation (vanilla reads none of it), but
         // not a FreeLB cell.
         for (method, accepted) in [("vanilla", true), ("freelb", false)] {
-            let file = out.appendingPathComponent("sst2/\(method)/seed-2/run_config.json")
-            let text = try String(contentsOf: file, encoding: .utf8)
-            XCTAssertTrue(text.contains("\"adv-init-mag\" : 0.5"), text)
-            try text.replacingOccurrences(of: "\"adv-init-mag\" : 0.5", with: "\"adv-init-mag\" : 0.25")
-                .write(to: file, atomically: true, encoding: .utf8)
-            let report = try CLI.run(arguments + ["--report-only"])
-            XCTAssertEqual(report.status == 0, accepted, report.stderr)
-            if !accepted { XCTAssertTrue(report.stderr.contains("--adv-init-mag"), report.stderr) }
-            try text.write(to: file, atomically: true, encoding: .utf8)
+            try withRunConfig(
+                out.appendingPathComponent("sst2/\(method)/seed-2"), replacing: "\"adv-init-mag\" : 0.5",
+                by: "\"adv-init-mag\" : 0.25"
+            ) {
+                let report = try CLI.run(arguments + ["--report-only"])
+                XCTAssertEqual(report.status == 0, accepted, report.stderr)
+                if !accepted { XCTAssertTrue(report.stderr.contains("--adv-init-mag"), report.stderr) }
+            }
         }
 
         // Finished cells trained with other settings are not mixed into a table: the grid refuses, naming the flag.
         let changed = try CLI.run(arguments.map { $0 == "5e-3" ? "1e-3" : $0 })
         XCTAssertNotEqual(changed.status, 0)
         XCTAssertTrue(changed.stderr.contains("--learning-rate"), changed.stderr)
+    }
+
+    /// Runs `body` with one setting of a run folder's run_config.json replaced, then restores the file.
+    private func withRunConfig(_ folder: URL, replacing old: String, by new: String, _ body: () throws -> Void) throws {
+        let file = folder.appendingPathComponent("run_config.json")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        XCTAssertTrue(text.contains(old), text)
+        try text.replacingOccurrences(of: old, with: new).write(to: file, atomically: true, encoding: .utf8)
+        defer { try? text.write(to: file, atomically: true, encoding: .utf8) }
+        try body()
     }
 }
