@@ -98,3 +98,25 @@ fi
 "$freelb" experiment --tasks "$tasks" --methods vanilla,freelb --seeds "${REPORT_SEEDS:-$seeds}" "${mc_flags[@]}" \
     --learning-rate "$lr" --output-dir "$grid" --report-only
 cp "$grid/results.md" "$grid/results.json" "$grid"/*.svg "$kept/"
+# ARC test accuracy (public labels) of each cell's best/ model, per seed and the median.
+{
+    echo "| task | method | test accuracy ×100, seed ${seeds//,/ \/ } | median |"
+    echo "|---|---|---|---|"
+    for task in ${tasks//,/ }; do
+        [ "$task" = commonsenseqa ] && continue
+        for method in vanilla freelb; do
+            for seed in ${seeds//,/ }; do
+                f="$kept/$task/$method/seed-$seed/test-accuracy.json"
+                if [ -f "$f" ]; then sed -nE 's/.*"accuracy" : ([-0-9.e]+).*/\1/p' "$f"; else echo "–"; fi
+            done | awk -v task="$task" -v method="$method" '
+                { cell[NR] = ($1 == "–") ? "–" : sprintf("%.2f", 100 * $1); if ($1 != "–") v[++n] = 100 * $1 }
+                END {
+                    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+                    median = n == 0 ? "–" : sprintf("%.2f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+                    line = cell[1]; for (i = 2; i <= NR; i++) line = line " / " cell[i]
+                    printf "| %s | %s | %s | %s%s |\n", task, method, line, median, (n < NR ? " n=" n : "")
+                }'
+        done
+    done
+} > "$kept/test-accuracy.md"
+cat "$kept/test-accuracy.md"
