@@ -78,6 +78,9 @@ if [ -z "${REPORT_ONLY:-}" ]; then
                 --learning-rate "$lr" --output-dir "$grid" --threads 1 >> "$grid/worker.log" 2>&1
             for method in vanilla freelb; do
                 cell="$grid/$task/$method/seed-$seed"
+                kept_cell="$kept/$task/$method/seed-$seed"
+                # Cells restored from docs/results have no weights, and their test files are kept already.
+                if [ -e "$kept_cell/test-predictions" ] || [ -e "$kept_cell/test-accuracy.json" ]; then continue; fi
                 if [ "$task" = commonsenseqa ]; then   # test answers are hidden: the leaderboard's CSV
                     [ -d "$cell/test-predictions" ] || "$freelb" predict --model "$cell/best" --task "$task" \
                         --data-dir "$data" --precision bf16 --threads 1 --output-dir "$cell/test-predictions"
