@@ -11,7 +11,7 @@
 # Resumable: rerun the same command. Finished cells' small files are kept in docs/results/grid-mc.
 # FREELB_BIN: a binary built from a clean checkout of a commit (else the script builds one).
 # TASKS, SEEDS narrow the grid (default arc-challenge,arc-easy,commonsenseqa and 1,2,3).
-# Table only: REPORT_ONLY=1 scripts/results-mc.sh
+# Table only: REPORT_ONLY=1 scripts/results-mc.sh (also refreshes the tables in docs/results.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -123,3 +123,14 @@ cp "$grid/results.md" "$grid/results.json" "$grid"/*.svg "$kept/"
     done
 } > "$kept/test-accuracy.md"
 cat "$kept/test-accuracy.md"
+# docs/results.md shows both tables between its mc-tables markers.
+{
+    cat "$kept/results.md"; echo
+    echo "ARC test accuracy of each cell's \`best/\` model (\`freelb evaluate --split test\`; \`$kept/test-accuracy.md\`):"; echo
+    cat "$kept/test-accuracy.md"
+} > runs/mc-tables.md
+awk -v tables=runs/mc-tables.md '
+    /^<!-- \/mc-tables -->$/ { skip = 0 }
+    !skip { print }
+    /^<!-- mc-tables -->$/ { while ((getline line < tables) > 0) print line; skip = 1 }
+' docs/results.md > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
