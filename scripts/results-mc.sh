@@ -90,8 +90,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
                         && mv "$cell/test-accuracy.json.tmp" "$cell/test-accuracy.json"
                 fi
                 for name in test-accuracy.json test-predictions; do
-                    [ -e "$cell/$name" ] && [ ! -e "$kept/$task/$method/seed-$seed/$name" ] \
-                        && mkdir -p "$kept/$task/$method/seed-$seed" && cp -r "$cell/$name" "$kept/$task/$method/seed-$seed/"
+                    [ -e "$cell/$name" ] && mkdir -p "$kept_cell" && cp -r "$cell/$name" "$kept_cell/"
                 done
             done
             sync_cells "$grid" "$kept"
